@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# nitro-rs top-level Makefile.
+#
+#   make              modules, nitroctl, selftests, samples
+#   make vm           boot the dev kernel in virtme-ng with the modules loaded
+#   make vm RUN=cmd   run one command there and exit with its status
+#   make check        host tests, lint, then every selftest in the VM
+#   make lint         W=1, CLIPPY=1 and rustfmt on everything
+#   make clean
+#
+# Without KDIR, everything runs inside the dev root (tools/devroot.sh) against
+# the dev kernel (tools/kernel.sh), both cached in $(NITRO_CACHE). With KDIR
+# (a Rust-enabled kernel build tree) and your own toolchain, it runs here:
+#   make KDIR=/path/to/linux LLVM=1
+
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+
+ifeq ($(NITRO_IN_DEVROOT)$(KDIR),)
+
+# Outside the dev root: run the same goals inside it.
+PASS := $(foreach v,RUN V CLIPPY,$(if $($(v)),$(v)='$($(v))'))
+.DEFAULT_GOAL := all
+.PHONY: $(or $(MAKECMDGOALS),all)
+$(or $(MAKECMDGOALS),all):
+	@$(TOP)/tools/devroot.sh run $(MAKE) --no-print-directory -C $(TOP) $(MAKECMDGOALS) $(PASS)
+
+else
+
+LLVM ?= -19
+# The dev kernel, built on first use (cached).
+KDIR ?= $(shell $(TOP)/tools/kernel.sh path debug)
+KSRC := $(or $(wildcard $(KDIR)/source),$(KDIR))
+NITROCTL := $(TOP)/tools/nitroctl/target/release/nitroctl
+KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) LLVM=$(LLVM)
+
+.DEFAULT_GOAL := all
+.PHONY: all modules nitroctl selftests samples host-test lint fmt vm check clean
+
+all: modules nitroctl selftests samples
+
+modules:
+	$(KMAKE) modules
+
+nitroctl:
+	cd $(TOP)/tools/nitroctl && cargo build --release --locked --quiet
+
+selftests:
+	$(MAKE) -C $(TOP)/selftests KSRC=$(KSRC)
+
+samples:
+	$(MAKE) -C $(TOP)/samples
+
+host-test:
+	cd $(TOP)/tools/nitroctl && cargo test --locked --quiet
+
+# Warnings are errors here: W=1 and clippy for the modules, clippy for
+# nitroctl, rustfmt for all Rust. A separate object tree is not available to
+# M= builds, so the modules are rebuilt normally afterwards.
+lint:
+	$(KMAKE) W=1 CLIPPY=1 KCFLAGS=-Werror KRUSTFLAGS=-Dwarnings modules
+	cd $(TOP)/tools/nitroctl && cargo clippy --locked --quiet --all-targets -- -D warnings
+	$(MAKE) fmt FMTFLAGS=--check
+
+fmt:
+	rustfmt --edition 2021 $(FMTFLAGS) $(TOP)/drivers/*/*.rs
+	cd $(TOP)/tools/nitroctl && cargo fmt $(if $(FMTFLAGS),-- $(FMTFLAGS))
+
+vm: all
+	$(TOP)/tools/vm.sh $(KDIR) $(if $(RUN),run '$(RUN)',shell)
+
+check: host-test lint all
+	$(TOP)/tools/vm.sh $(KDIR) check
+
+clean:
+	$(KMAKE) clean
+	$(MAKE) -C $(TOP)/selftests clean
+	$(MAKE) -C $(TOP)/samples clean
+	rm -rf $(TOP)/tools/nitroctl/target $(TOP)/build
+
+endif

@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers for the shell selftests: KTAP output and module handling.
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NITROCTL=${NITROCTL:-$top/tools/nitroctl/target/release/nitroctl}
+# Load order: the controller owns the bus, the cards import its symbols.
+MODULES=(nitro_ctrl nitro_sec nitro_nvme nitro_net)
+
+ktap_n=0
+ktap_fail=0
+
+ktap_header() { echo "TAP version 13"; echo "1..$1"; }
+
+# ok COND DESCRIPTION: one test result; COND is a shell command.
+ok() {
+	local desc=$2
+	ktap_n=$((ktap_n + 1))
+	if eval "$1"; then
+		echo "ok $ktap_n $desc"
+	else
+		echo "not ok $ktap_n $desc"
+		ktap_fail=$((ktap_fail + 1))
+	fi
+}
+
+ktap_done() {
+	echo "# $((ktap_n - ktap_fail)) passed, $ktap_fail failed"
+	[ "$ktap_fail" = 0 ]
+}
+
+ko_path() { local d=${1#nitro_}; echo "$top/drivers/nitro_$d/nitro-$d.ko"; }
+
+loaded() { [ -d "/sys/module/$1" ]; }
+
+load() { loaded "$1" || insmod "$(ko_path "$1")"; }
+
+unload_all() {
+	local i
+	for ((i = ${#MODULES[@]} - 1; i >= 0; i--)); do
+		if loaded "${MODULES[i]}"; then rmmod "${MODULES[i]}" || return 1; fi
+	done
+}
+
+load_all() {
+	local m
+	for m in "${MODULES[@]}"; do load "$m" || return 1; done
+}
+
+# Kernel log lines printed since mark_log.
+mark_log() { log_mark=$(dmesg | wc -l); }
+new_log() { dmesg | tail -n +"$((log_mark + 1))"; }

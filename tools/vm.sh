@@ -1,0 +1,85 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boots a kernel build tree in virtme-ng, with the nitro-rs modules loaded.
+# Runs inside the dev root (the guest's root file system is the dev root, the
+# checkout is visible at the same path).
+#
+#   tools/vm.sh KDIR shell         interactive shell
+#   tools/vm.sh KDIR run 'CMD'     run CMD, exit with its status
+#   tools/vm.sh KDIR check         run selftests/run.sh; fail unless it ends
+#                                  with "N passed, 0 failed"
+#
+# KVM is used only where a probe boot proves it works (cached per machine and
+# kernel); otherwise TCG with `-cpu max` (AES-NI, AVX2 in the guest).
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/.." && pwd)
+cache=${NITRO_CACHE:-/var/cache/nitro-rs}
+kdir=${1:?usage: $0 KDIR shell|run CMD|check}
+mode=${2:-shell}
+timeout_s=${NITRO_VM_TIMEOUT:-2400}
+
+log() { printf 'vm: %s\n' "$*" >&2; }
+
+base_opts=(--run "$kdir" --user root --cpus 2 --memory 2G --rwdir "$top/build/vm")
+mkdir -p "$top/build/vm"
+
+# Decide between KVM and TCG once per kernel build and machine.
+accel() {
+	local probe="$cache/kvm-probe-$(basename "$kdir")-$(hostname)"
+	if [ ! -e "$probe" ]; then
+		if [ -w /dev/kvm ] && [ -z "${NITRO_NO_KVM:-}" ] &&
+			timeout 60 vng "${base_opts[@]}" --exec true </dev/null >/dev/null 2>&1; then
+			echo kvm >"$probe"
+		else
+			echo tcg >"$probe"
+		fi
+	fi
+	if [ "$(cat "$probe")" = kvm ]; then
+		log "using KVM"
+		echo --qemu-opts="-cpu host"
+	else
+		log "using TCG (KVM absent or a probe boot failed)"
+		echo --disable-kvm --qemu-opts="-cpu max"
+	fi
+}
+
+read -r -a accel_opts <<<"$(accel)"
+opts=("${base_opts[@]}" "${accel_opts[@]}")
+guest="$top/tools/guest.sh"
+
+case "$mode" in
+shell)
+	exec vng "${opts[@]}" --exec "$guest shell"
+	;;
+run)
+	cmd=${3:?usage: $0 KDIR run CMD}
+	timeout "$timeout_s" vng "${opts[@]}" --exec "$guest run $(printf '%q' "$cmd")" </dev/null
+	exit $?
+	;;
+check)
+	logf="$top/build/check.log"
+	start=$(date +%s)
+	# A pipe, not a file redirect: qemu reopens the guest's stdout and stderr
+	# and two offsets into one file overwrite each other.
+	timeout "$timeout_s" vng "${opts[@]}" --exec "$guest check" </dev/null 2>&1 | tee "$logf"
+	rc=${PIPESTATUS[0]}
+	log "VM run took $(( $(date +%s) - start )) s (exit $rc)"
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$logf" | tail -1)
+	if [ -z "$summary" ]; then
+		log "no summary line: the guest did not finish (crash, hang or timeout)"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+	case "$summary" in
+	*" 0 failed"*) [ "$rc" = 0 ] || { log "guest exit $rc despite '$summary'"; exit 1; } ;;
+	*) exit 1 ;;
+	esac
+	;;
+*)
+	log "unknown mode $mode"
+	exit 2
+	;;
+esac
