@@ -23,31 +23,29 @@ timeout_s=${NITRO_VM_TIMEOUT:-2400}
 
 log() { printf 'vm: %s\n' "$*" >&2; }
 
-base_opts=(--run "$kdir" --user root --cpus 2 --memory 2G --rwdir "$top/build/vm")
-mkdir -p "$top/build/vm"
+# The guest's root (the dev root, with the checkout) is read-only 9p; /tmp
+# is a writable overlay: the scratch space of tests and of `make vm`.
+base_opts=(--run "$kdir" --user root --cpus 2 --memory 2G)
+mkdir -p "$top/build"
 
-# Decide between KVM and TCG once per kernel build and machine.
-accel() {
-	local probe="$cache/kvm-probe-$(basename "$kdir")-$(hostname)"
-	if [ ! -e "$probe" ]; then
-		if [ -w /dev/kvm ] && [ -z "${NITRO_NO_KVM:-}" ] &&
-			timeout 60 vng "${base_opts[@]}" --exec true </dev/null >/dev/null 2>&1; then
-			echo kvm >"$probe"
-		else
-			echo tcg >"$probe"
-		fi
-	fi
-	if [ "$(cat "$probe")" = kvm ]; then
-		log "using KVM"
-		echo --qemu-opts="-cpu host"
+# Decide between KVM and TCG once per kernel build and machine: KVM only if
+# a probe boot finishes (on some machines /dev/kvm opens but guests hang).
+probe="$cache/kvm-probe-$(basename "$kdir")-$(hostname)"
+if [ ! -e "$probe" ]; then
+	if [ -c /dev/kvm ] && [ -z "${NITRO_NO_KVM:-}" ] &&
+		timeout 120 vng "${base_opts[@]}" --exec true </dev/null >/dev/null 2>&1; then
+		echo kvm >"$probe"
 	else
-		log "using TCG (KVM absent or a probe boot failed)"
-		echo --disable-kvm --qemu-opts="-cpu max"
+		echo tcg >"$probe"
 	fi
-}
-
-read -r -a accel_opts <<<"$(accel)"
-opts=("${base_opts[@]}" "${accel_opts[@]}")
+fi
+if [ "$(cat "$probe")" = kvm ]; then
+	log "using KVM (a probe boot worked)"
+	opts=("${base_opts[@]}" --qemu-opts="-cpu host")
+else
+	log "using TCG with -cpu max (no KVM, or a probe boot with it failed)"
+	opts=("${base_opts[@]}" --disable-kvm --qemu-opts="-cpu max")
+fi
 guest="$top/tools/guest.sh"
 
 case "$mode" in

@@ -13,10 +13,7 @@
 //! unregistering takes the same lock.
 
 use crate::uapi;
-use kernel::{
-    prelude::*,
-    sync::Arc,
-};
+use kernel::{prelude::*, sync::Arc};
 
 /// The kinds of card, as in `enum nitro_card_kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

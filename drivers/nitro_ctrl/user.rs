@@ -43,7 +43,9 @@ impl<T: Extensible> InOut<T> {
     /// `T::MIN`, `E2BIG` for a size above one page or for non-zero bytes past
     /// the kernel's struct.
     pub(crate) fn read(addr: usize) -> Result<Self> {
-        let usize: u32 = UserSlice::new(UserPtr::from_addr(addr), 4).reader().read()?;
+        let usize: u32 = UserSlice::new(UserPtr::from_addr(addr), 4)
+            .reader()
+            .read()?;
         let ksize = core::mem::size_of::<T>();
         let plan = plan_struct(usize, T::MIN, ksize)?;
         let mut reader = UserSlice::new(UserPtr::from_addr(addr), usize as usize).reader();

@@ -38,7 +38,10 @@ mod tests {
 
     #[test]
     fn card_info_layout() {
-        assert_eq!(size_of::<nitro_card_info>(), NITRO_CARD_INFO_SIZE_VER0 as usize);
+        assert_eq!(
+            size_of::<nitro_card_info>(),
+            NITRO_CARD_INFO_SIZE_VER0 as usize
+        );
         assert_eq!(offset_of!(nitro_card_info, kind), 0);
         assert_eq!(offset_of!(nitro_card_info, index), 4);
         assert_eq!(offset_of!(nitro_card_info, name), 8);
@@ -74,7 +77,13 @@ mod tests {
         assert_eq!(plan_struct(24, 24, 24), Ok(SizePlan { copy: 24, tail: 0 }));
         assert_eq!(plan_struct(32, 24, 24), Ok(SizePlan { copy: 24, tail: 8 }));
         assert_eq!(plan_struct(24, 24, 32), Ok(SizePlan { copy: 24, tail: 0 }));
-        assert_eq!(plan_struct(4096, 24, 24), Ok(SizePlan { copy: 24, tail: 4072 }));
+        assert_eq!(
+            plan_struct(4096, 24, 24),
+            Ok(SizePlan {
+                copy: 24,
+                tail: 4072
+            })
+        );
         assert_eq!(plan_struct(4097, 24, 24), Err(SizeError::TooBig));
         assert_eq!(plan_struct(u32::MAX, 24, 24), Err(SizeError::TooBig));
     }
@@ -83,7 +92,10 @@ mod tests {
     fn element_plans() {
         use rules::{element_addr, plan_element, SizePlan};
         assert_eq!(plan_element(0, 64, 64), Ok(SizePlan { copy: 64, tail: 0 }));
-        assert_eq!(plan_element(128, 64, 64), Ok(SizePlan { copy: 64, tail: 0 }));
+        assert_eq!(
+            plan_element(128, 64, 64),
+            Ok(SizePlan { copy: 64, tail: 0 })
+        );
         assert!(plan_element(8, 64, 64).is_err());
         assert_eq!(element_addr(0x1000, 2, 64), Some(0x1080));
         assert_eq!(element_addr(u64::MAX, 1, 64), None);

@@ -52,8 +52,12 @@ impl fmt::Display for Error {
 pub fn errno_hint(errno: i32) -> Option<&'static str> {
     match errno {
         libc::EPERM => Some("the controller requires CAP_SYS_ADMIN: run nitroctl as root"),
-        libc::ENOTTY => Some("the loaded nitro_ctrl does not know this request: is it older than nitroctl?"),
-        libc::E2BIG => Some("nitroctl is newer than the loaded nitro_ctrl and sent fields it does not know"),
+        libc::ENOTTY => {
+            Some("the loaded nitro_ctrl does not know this request: is it older than nitroctl?")
+        }
+        libc::E2BIG => {
+            Some("nitroctl is newer than the loaded nitro_ctrl and sent fields it does not know")
+        }
         _ => None,
     }
 }

@@ -39,12 +39,20 @@ fn run(cli: &Cli) -> Result<String, device::Error> {
     Ok(match cli.command {
         Command::Version => {
             let v = report::Version::from_abi(&ctrl.version()?);
-            if cli.json { json(&v) } else { v.human() }
+            if cli.json {
+                json(&v)
+            } else {
+                v.human()
+            }
         }
         Command::Status => {
             let (s, cards) = ctrl.status()?;
             let st = report::Status::from_abi(&s, &cards);
-            if cli.json { json(&st) } else { st.human() }
+            if cli.json {
+                json(&st)
+            } else {
+                st.human()
+            }
         }
     })
 }
@@ -85,7 +93,11 @@ mod tests {
 
     #[test]
     fn rejects_bad_usage() {
-        for args in [&["nitroctl"][..], &["nitroctl", "frobnicate"], &["nitroctl", "status", "--bogus"]] {
+        for args in [
+            &["nitroctl"][..],
+            &["nitroctl", "frobnicate"],
+            &["nitroctl", "status", "--bogus"],
+        ] {
             let e = Cli::try_parse_from(args).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{args:?}");
         }
@@ -116,7 +128,9 @@ mod tests {
 
     #[test]
     fn opening_a_missing_node_is_unavailable() {
-        let e = device::Ctrl::open(Path::new("/nonexistent/nitro_ctrl")).err().unwrap();
+        let e = device::Ctrl::open(Path::new("/nonexistent/nitro_ctrl"))
+            .err()
+            .unwrap();
         assert_eq!(e.exit_code(), 3);
     }
 }

@@ -103,18 +103,29 @@ impl Version {
             "controller ABI {} (nitroctl built for ABI {})\nfeatures: {}\nmax cards: {}\n",
             self.abi_version,
             self.nitroctl_abi_version,
-            if self.features.is_empty() { "none".to_string() } else { self.features.join(", ") },
+            if self.features.is_empty() {
+                "none".to_string()
+            } else {
+                self.features.join(", ")
+            },
             self.max_cards
         );
         if self.unknown_features != 0 {
-            s.push_str(&format!("unknown feature bits: {:#x}\n", self.unknown_features));
+            s.push_str(&format!(
+                "unknown feature bits: {:#x}\n",
+                self.unknown_features
+            ));
         }
         s
     }
 }
 
 fn c_name(name: &[std::ffi::c_char]) -> String {
-    let bytes: Vec<u8> = name.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    let bytes: Vec<u8> = name
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
@@ -165,7 +176,11 @@ impl Status {
         }
         for m in &self.missing {
             let kind = (1..32).find(|&k| kind_name(k) == *m).unwrap_or(0);
-            out.push_str(&format!("missing: {} card (load {})\n", m, kind_module(kind)));
+            out.push_str(&format!(
+                "missing: {} card (load {})\n",
+                m,
+                kind_module(kind)
+            ));
         }
         out
     }
@@ -205,7 +220,10 @@ mod tests {
     use super::*;
 
     fn card(kind: u32, name: &str) -> abi::nitro_card_info {
-        let mut c = abi::nitro_card_info { kind, ..Default::default() };
+        let mut c = abi::nitro_card_info {
+            kind,
+            ..Default::default()
+        };
         for (d, s) in c.name.iter_mut().zip(name.bytes()) {
             *d = s as _;
         }
@@ -220,7 +238,10 @@ mod tests {
             missing: (1 << abi::NITRO_CARD_INSTANCE_STORE) | (1 << abi::NITRO_CARD_VPC),
             ..Default::default()
         };
-        let cards = [card(abi::NITRO_CARD_SECURITY, "nitro_sec"), card(abi::NITRO_CARD_EBS, "nitro_nvme.ebs0")];
+        let cards = [
+            card(abi::NITRO_CARD_SECURITY, "nitro_sec"),
+            card(abi::NITRO_CARD_EBS, "nitro_nvme.ebs0"),
+        ];
         let st = Status::from_abi(&s, &cards);
         assert_eq!(st.gate, "closed");
         assert_eq!(st.missing, vec!["instance-store", "vpc"]);
@@ -242,20 +263,32 @@ mod tests {
 
     #[test]
     fn empty_status() {
-        let s = abi::nitro_status { missing: 0b11110, ..Default::default() };
+        let s = abi::nitro_status {
+            missing: 0b11110,
+            ..Default::default()
+        };
         let st = Status::from_abi(&s, &[]);
         assert_eq!(st.gate, "no-chip");
         assert!(st.human().contains("(no cards registered)"));
-        assert!(st.human().contains("missing: security card (load nitro_sec)"));
+        assert!(st
+            .human()
+            .contains("missing: security card (load nitro_sec)"));
     }
 
     #[test]
     fn version_report() {
-        let v = abi::nitro_version { abi_version: 1, features: 1 | (1 << 40), max_cards: 16, ..Default::default() };
+        let v = abi::nitro_version {
+            abi_version: 1,
+            features: 1 | (1 << 40),
+            max_cards: 16,
+            ..Default::default()
+        };
         let r = Version::from_abi(&v);
         assert_eq!(r.features, vec!["status"]);
         assert_eq!(r.unknown_features, 1 << 40);
-        assert!(r.human().starts_with("controller ABI 1 (nitroctl built for ABI 1)\nfeatures: status\n"));
+        assert!(r
+            .human()
+            .starts_with("controller ABI 1 (nitroctl built for ABI 1)\nfeatures: status\n"));
         assert!(r.human().contains("unknown feature bits: 0x10000000000"));
     }
 }
