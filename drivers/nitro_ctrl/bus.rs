@@ -9,11 +9,17 @@
 //! its own: it reaches a card only while handling an ioctl.
 //!
 //! A card module cannot unload while the controller is inside one of its
-//! methods: every call into a card happens with the bus lock held, and
-//! unregistering takes the same lock.
+//! methods: a call goes through a [`CardHandle`], which counts as in flight
+//! on the card's entry, and dropping the [`Registration`] first takes the
+//! entry off the bus (no new calls) and then waits until none is in flight.
+//! Only then are the card's objects marked lost in the registry.
 
-use crate::uapi;
-use kernel::{prelude::*, sync::Arc};
+use crate::{registry, uapi};
+use kernel::{
+    prelude::*,
+    sync::Arc,
+    time::{delay::fsleep, Delta},
+};
 
 /// The kinds of card, as in `enum nitro_card_kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,10 +61,169 @@ pub const MAX_CARDS: usize = 16;
 /// Longest card name (without the NUL of the ABI field).
 pub const MAX_NAME: usize = uapi::NITRO_NAME_LEN as usize - 1;
 
+/// A short string kept in a fixed buffer (names travel without allocation).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Fixed<const N: usize> {
+    buf: [u8; N],
+}
+
+impl<const N: usize> Fixed<N> {
+    /// The empty string.
+    pub const EMPTY: Self = Self { buf: [0; N] };
+
+    /// Copies `s`, which must be shorter than `N` bytes and hold no NUL.
+    pub fn new(s: &[u8]) -> Option<Self> {
+        if s.len() >= N || s.contains(&0) {
+            return None;
+        }
+        let mut buf = [0; N];
+        buf[..s.len()].copy_from_slice(s);
+        Some(Self { buf })
+    }
+
+    /// The bytes, without the padding.
+    pub fn as_bytes(&self) -> &[u8] {
+        let len = self.buf.iter().position(|&b| b == 0).unwrap_or(N);
+        &self.buf[..len]
+    }
+
+    /// The string (our names are ASCII; anything else shows as `?`).
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(self.as_bytes()).unwrap_or("?")
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.buf[0] == 0
+    }
+
+    /// The whole buffer, NUL-padded, as the ABI carries it.
+    pub fn raw(&self) -> &[u8; N] {
+        &self.buf
+    }
+}
+
+/// An object name (`NITRO_TAG_LEN`).
+pub type Tag = Fixed<{ uapi::NITRO_TAG_LEN as usize }>;
+/// An attachment name (`NITRO_DEVNAME_LEN`).
+pub type DevName = Fixed<{ uapi::NITRO_DEVNAME_LEN as usize }>;
+
+/// Volume kinds, as in `enum nitro_volume_kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeKind {
+    /// EBS: network storage, survives detach and reload.
+    Ebs,
+    /// Instance storage: local, wiped on delete.
+    Instance,
+}
+
+/// A volume as the card is asked to provision it.
+#[derive(Clone, Copy)]
+pub struct VolumeSpec {
+    /// Its id.
+    pub id: u64,
+    /// EBS or instance storage.
+    pub kind: VolumeKind,
+    /// Capacity in bytes, a multiple of `block_size`.
+    pub size_bytes: u64,
+    /// Logical block size: 512 or 4096.
+    pub block_size: u32,
+    /// Name given at create (may be empty).
+    pub name: Tag,
+}
+
+/// An ENI as the card is asked to provision it.
+#[derive(Clone, Copy)]
+pub struct EniSpec {
+    /// Its id.
+    pub id: u64,
+    /// VPC id (the Geneve VNI).
+    pub vpc: u32,
+    /// MAC address.
+    pub mac: [u8; 6],
+    /// IPv4 address, network byte order.
+    pub ipv4: u32,
+    /// Name given at create (may be empty).
+    pub name: Tag,
+}
+
+/// A request from the controller to a card.
+pub enum Request<'a> {
+    /// Provision a volume.
+    CreateVolume(&'a VolumeSpec),
+    /// Attach it under the given device name.
+    AttachVolume(&'a VolumeSpec, &'a DevName),
+    /// Detach it.
+    DetachVolume(&'a VolumeSpec),
+    /// Deprovision it.
+    DeleteVolume(&'a VolumeSpec),
+    /// Provision an ENI.
+    CreateEni(&'a EniSpec),
+    /// Attach it; the name is empty when the card is to choose one.
+    AttachEni(&'a EniSpec, &'a DevName),
+    /// Detach it.
+    DetachEni(&'a EniSpec),
+    /// Deprovision it.
+    DeleteEni(&'a EniSpec),
+}
+
+/// A card's answer to a request it carried out.
+pub enum Reply {
+    /// Done.
+    Done,
+    /// Attached under this name (an ENI's interface name).
+    Attached(DevName),
+}
+
+/// Counters a card reports for one object, or for itself.
+#[derive(Clone, Copy, Default)]
+pub struct Metrics {
+    /// Block reads completed.
+    pub read_ops: u64,
+    /// Bytes read.
+    pub read_bytes: u64,
+    /// Time in reads, ns.
+    pub read_ns: u64,
+    /// Block writes completed.
+    pub write_ops: u64,
+    /// Bytes written.
+    pub write_bytes: u64,
+    /// Time in writes, ns.
+    pub write_ns: u64,
+    /// Packets received by the guest side.
+    pub rx_packets: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Packets sent by the guest side.
+    pub tx_packets: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Packets dropped.
+    pub drops: u64,
+}
+
 /// What a card does for the controller. Implemented by each card module.
 pub trait Card: Send + Sync {
     /// How many objects (volumes, ENIs, measurements) the card holds now.
     fn objects(&self) -> u32;
+
+    /// Carries out a request. An error leaves the object as it was: the
+    /// card must undo any partial work before returning it.
+    fn request(&self, req: &Request<'_>) -> Result<Reply> {
+        let _ = req;
+        Err(EOPNOTSUPP)
+    }
+
+    /// Counters of one of the card's objects.
+    fn metrics(&self, id: u64) -> Result<Metrics> {
+        let _ = id;
+        Err(ENOENT)
+    }
+
+    /// Counters of the whole card.
+    fn totals(&self) -> Metrics {
+        Metrics::default()
+    }
 }
 
 struct Entry {
@@ -92,6 +257,8 @@ kernel::sync::global_lock! {
 pub(crate) fn init() {
     // SAFETY: Called exactly once, from the module initializer.
     unsafe { BUS.init() };
+    // SAFETY: As above.
+    unsafe { DRAINING.init() };
 }
 
 /// A card's place on the bus; dropping it takes the card off.
@@ -144,16 +311,138 @@ pub fn register(kind: CardKind, name: &str, card: Arc<dyn Card>) -> Result<Regis
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let mut bus = BUS.lock();
-        if let Some(pos) = bus.entries.iter().position(|e| e.id == self.id) {
+        let entry = {
+            let mut bus = BUS.lock();
+            let Some(pos) = bus.entries.iter().position(|e| e.id == self.id) else {
+                return;
+            };
+            // Off the bus: no new call can reach the card from here on.
             let entry = bus.entries.remove(pos);
-            if let Ok(entry) = entry {
-                let name = core::str::from_utf8(&entry.name[..entry.name_len]).unwrap_or("?");
-                pr_info!("card {} left the bus\n", name);
-            }
             report_missing(&bus);
+            entry
+        };
+        let Ok(entry) = entry else { return };
+        pr_info!("card {} left the bus\n", entry.name());
+        // Wait for calls already in flight: the card module's code must stay
+        // until they return. Unloading is rare, calls are short: poll.
+        while DRAINING
+            .lock()
+            .iter()
+            .any(|&(id, n)| id == self.id && n > 0)
+        {
+            fsleep(Delta::from_millis(1));
+        }
+        DRAINING.lock().retain(|slot| slot.0 != self.id);
+        registry::card_left(self.id);
+        // `entry` (and its reference to the card) drops here, while the card
+        // module is still loaded.
+    }
+}
+
+kernel::sync::global_lock! {
+    // SAFETY: `init` is called in the module initializer, with `BUS`.
+    unsafe(uninit) static DRAINING: Mutex<KVec<(u64, u32)>> = KVec::new();
+}
+
+impl Entry {
+    fn name(&self) -> &str {
+        core::str::from_utf8(&self.name[..self.name_len]).unwrap_or("?")
+    }
+}
+
+/// A card being called: holds it in flight until dropped.
+pub(crate) struct CardHandle {
+    id: u64,
+    card: Arc<dyn Card>,
+    name: Fixed<{ uapi::NITRO_NAME_LEN as usize }>,
+}
+
+impl CardHandle {
+    /// The card's registration id (what objects remember).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The card's name.
+    pub(crate) fn name(&self) -> &Fixed<{ uapi::NITRO_NAME_LEN as usize }> {
+        &self.name
+    }
+
+    /// Sends a request and counts it (and its refusal) on the card.
+    pub(crate) fn request(&self, req: &Request<'_>) -> Result<Reply> {
+        let r = self.card.request(req);
+        let mut bus = BUS.lock();
+        if let Some(e) = bus.entries.iter_mut().find(|e| e.id == self.id) {
+            e.requests += 1;
+            if r.is_err() {
+                e.failures += 1;
+            }
+        }
+        r
+    }
+
+    /// Asks for an object's counters.
+    pub(crate) fn metrics(&self, id: u64) -> Result<Metrics> {
+        self.card.metrics(id)
+    }
+
+    /// Asks for the card's totals.
+    pub(crate) fn totals(&self) -> Metrics {
+        self.card.totals()
+    }
+
+    /// Asks how many objects the card holds.
+    pub(crate) fn objects(&self) -> u32 {
+        self.card.objects()
+    }
+}
+
+impl Drop for CardHandle {
+    fn drop(&mut self) {
+        let mut draining = DRAINING.lock();
+        if let Some(slot) = draining.iter_mut().find(|(id, _)| *id == self.id) {
+            slot.1 -= 1;
         }
     }
+}
+
+/// Takes a handle on the card chosen by `pick` among the registered ones.
+fn handle(pick: impl Fn(&Entry) -> bool) -> Result<CardHandle> {
+    let bus = BUS.lock();
+    let e = bus.entries.iter().find(|e| pick(e)).ok_or(ENODEV)?;
+    let mut draining = DRAINING.lock();
+    match draining.iter_mut().find(|(id, _)| *id == e.id) {
+        Some(slot) => slot.1 += 1,
+        None => draining.push((e.id, 1), GFP_KERNEL)?,
+    }
+    Ok(CardHandle {
+        id: e.id,
+        card: e.card.clone(),
+        name: Fixed::new(e.name().as_bytes()).unwrap_or(Fixed::EMPTY),
+    })
+}
+
+/// The first registered card of `kind` (`ENODEV` if there is none).
+pub(crate) fn card_for(kind: CardKind) -> Result<CardHandle> {
+    handle(|e| e.kind == kind)
+}
+
+/// The card registered as `id` (`ENODEV` if it left).
+pub(crate) fn card(id: u64) -> Result<CardHandle> {
+    handle(|e| e.id == id)
+}
+
+/// The card at position `pos` in status order (`ENOENT` if none).
+pub(crate) fn card_at(pos: u64) -> Result<(CardHandle, u64, u64)> {
+    let (id, requests, failures) = {
+        let bus = BUS.lock();
+        let e = usize::try_from(pos)
+            .ok()
+            .and_then(|p| bus.entries.get(p))
+            .ok_or(ENOENT)?;
+        (e.id, e.requests, e.failures)
+    };
+    Ok((card(id).map_err(|_| ENOENT)?, requests, failures))
 }
 
 /// Logs which card kinds are missing, or that all are present.
@@ -169,6 +458,14 @@ fn report_missing(bus: &Bus) {
     if !any {
         pr_info!("all cards present\n");
     }
+}
+
+/// Frees the bus's memory at module exit (no card can be left: each holds
+/// a reference on this module).
+pub(crate) fn clear() {
+    BUS.lock().entries = KVec::new();
+    DRAINING.lock().clear();
+    *DRAINING.lock() = KVec::new();
 }
 
 /// Logs the state of the bus; called when the controller comes up.

@@ -1,65 +1,152 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! ioctl dispatch of `/dev/nitro_ctrl`.
+//! ioctl dispatch of `/dev/nitro_ctrl`: decoding, validation, and the
+//! answer. What exists and how it changes is `registry.rs`; this file only
+//! turns ABI structs into registry calls and back.
 
 use crate::{
-    abi_rules::{fill_name, missing_kinds, IoctlCmd},
-    bus::{self, CardKind},
+    abi_rules::{all_zero, fill_name, missing_kinds, IoctlCmd},
+    audit,
+    bus::{self, CardKind, DevName, EniSpec, Tag, VolumeKind, VolumeSpec},
+    kapi,
+    registry::{self, Obj},
+    state::{self, Op},
     uapi,
     user::{write_element, Extensible, InOut},
 };
-use kernel::prelude::*;
+use kernel::{prelude::*, transmute::AsBytes};
 
-impl Extensible for uapi::nitro_version {
-    const MIN: usize = uapi::NITRO_VERSION_SIZE_VER0 as usize;
-    fn set_size(&mut self, size: u32) {
-        self.size = size;
-    }
+macro_rules! extensible {
+    ($($t:ident = $min:ident),* $(,)?) => {$(
+        impl Extensible for uapi::$t {
+            const MIN: usize = uapi::$min as usize;
+            fn set_size(&mut self, size: u32) {
+                self.size = size;
+            }
+        }
+    )*};
 }
 
-impl Extensible for uapi::nitro_status {
-    const MIN: usize = uapi::NITRO_STATUS_SIZE_VER0 as usize;
-    fn set_size(&mut self, size: u32) {
-        self.size = size;
-    }
+extensible! {
+    nitro_version = NITRO_VERSION_SIZE_VER0,
+    nitro_status = NITRO_STATUS_SIZE_VER0,
+    nitro_volume_create = NITRO_VOLUME_CREATE_SIZE_VER0,
+    nitro_object_ref = NITRO_OBJECT_REF_SIZE_VER0,
+    nitro_attach = NITRO_ATTACH_SIZE_VER0,
+    nitro_volume_describe = NITRO_VOLUME_DESCRIBE_SIZE_VER0,
+    nitro_eni_create = NITRO_ENI_CREATE_SIZE_VER0,
+    nitro_eni_describe = NITRO_ENI_DESCRIBE_SIZE_VER0,
+    nitro_list = NITRO_LIST_SIZE_VER0,
+    nitro_metrics = NITRO_METRICS_SIZE_VER0,
 }
 
-/// Whether the caller holds `CAP_SYS_ADMIN` in the initial user namespace.
-fn capable_sys_admin() -> bool {
-    // SAFETY: `capable` only reads the current task's credentials; it may be
-    // called from any process context, as an ioctl handler is.
-    unsafe { kernel::bindings::capable(kernel::bindings::CAP_SYS_ADMIN as i32) }
+/// A command handler. Audited handlers also give the object concerned.
+enum Handler {
+    Plain(fn(usize) -> Result),
+    Audited(fn(usize) -> (u64, Result)),
 }
+
+const COMMANDS: &[(u32, Handler)] = &[
+    (uapi::NITRO_IOC_VERSION, Handler::Plain(version)),
+    (uapi::NITRO_IOC_STATUS, Handler::Plain(status)),
+    (
+        uapi::NITRO_IOC_VOLUME_CREATE,
+        Handler::Audited(volume_create),
+    ),
+    (
+        uapi::NITRO_IOC_VOLUME_DELETE,
+        Handler::Audited(change::<VolumeSpec, DELETE>),
+    ),
+    (
+        uapi::NITRO_IOC_VOLUME_ATTACH,
+        Handler::Audited(attach::<VolumeSpec>),
+    ),
+    (
+        uapi::NITRO_IOC_VOLUME_DETACH,
+        Handler::Audited(change::<VolumeSpec, DETACH>),
+    ),
+    (
+        uapi::NITRO_IOC_VOLUME_DESCRIBE,
+        Handler::Plain(volume_describe),
+    ),
+    (uapi::NITRO_IOC_VOLUME_LIST, Handler::Plain(volume_list)),
+    (uapi::NITRO_IOC_ENI_CREATE, Handler::Audited(eni_create)),
+    (
+        uapi::NITRO_IOC_ENI_DELETE,
+        Handler::Audited(change::<EniSpec, DELETE>),
+    ),
+    (
+        uapi::NITRO_IOC_ENI_ATTACH,
+        Handler::Audited(attach::<EniSpec>),
+    ),
+    (
+        uapi::NITRO_IOC_ENI_DETACH,
+        Handler::Audited(change::<EniSpec, DETACH>),
+    ),
+    (uapi::NITRO_IOC_ENI_DESCRIBE, Handler::Plain(eni_describe)),
+    (uapi::NITRO_IOC_ENI_LIST, Handler::Plain(eni_list)),
+    (uapi::NITRO_IOC_METRICS, Handler::Plain(metrics)),
+    (uapi::NITRO_IOC_AUDIT, Handler::Plain(audit_list)),
+];
 
 /// Handles one ioctl. Privilege is checked before the command is even
 /// decoded, so an unprivileged caller learns nothing (not even ENOTTY).
 pub(crate) fn dispatch(cmd: u32, arg: usize) -> Result<isize> {
-    if !capable_sys_admin() {
+    if !kapi::capable_sys_admin() {
         return Err(EPERM);
     }
     let c = IoctlCmd::decode(cmd);
     if c.ty != uapi::NITRO_IOCTL_TYPE {
         return Err(ENOTTY);
     }
-    if c.same_command(uapi::NITRO_IOC_VERSION) {
-        version(arg)
-    } else if c.same_command(uapi::NITRO_IOC_STATUS) {
-        status(arg)
-    } else {
-        Err(ENOTTY)
+    let (_, handler) = COMMANDS
+        .iter()
+        .find(|(known, _)| c.same_command(*known))
+        .ok_or(ENOTTY)?;
+    match handler {
+        Handler::Plain(f) => f(arg)?,
+        Handler::Audited(f) => {
+            let (id, result) = f(arg);
+            audit::record(c.nr, id, &result);
+            result?
+        }
     }
-    .map(|()| 0)
+    Ok(0)
+}
+
+/// Fails with `EINVAL` unless `cond`.
+fn ensure(cond: bool) -> Result {
+    if cond {
+        Ok(())
+    } else {
+        Err(EINVAL)
+    }
+}
+
+/// The string in a fixed ABI field, checked with `ok` (`EINVAL` if bad).
+fn field<const N: usize>(raw: &[u8; N], ok: impl Fn(u8) -> bool) -> Result<bus::Fixed<N>> {
+    let len = state::field_str_len(raw, ok).ok_or(EINVAL)?;
+    bus::Fixed::new(&raw[..len]).ok_or(EINVAL)
 }
 
 /// `NITRO_IOC_VERSION`.
 fn version(arg: usize) -> Result {
     let mut v = InOut::<uapi::nitro_version>::read(arg)?;
-    if v.val.reserved != 0 {
-        return Err(EINVAL);
-    }
+    ensure(all_zero(&v.val.as_bytes()[4..]))?;
+    let (_, max_volumes) = registry::count::<VolumeSpec>();
+    let (_, max_enis) = registry::count::<EniSpec>();
     v.val.abi_version = uapi::NITRO_ABI_VERSION;
-    v.val.features = u64::from(uapi::NITRO_FEAT_STATUS);
+    v.val.features = u64::from(
+        uapi::NITRO_FEAT_STATUS
+            | uapi::NITRO_FEAT_VOLUMES
+            | uapi::NITRO_FEAT_ENIS
+            | uapi::NITRO_FEAT_METRICS
+            | uapi::NITRO_FEAT_AUDIT,
+    );
     v.val.max_cards = bus::MAX_CARDS as u32;
+    v.val.max_volumes = max_volumes as u32;
+    v.val.max_enis = max_enis as u32;
+    v.val.audit_entries = audit::ENTRIES as u32;
     v.write_back()
 }
 
@@ -68,12 +155,8 @@ fn status(arg: usize) -> Result {
     let mut s = InOut::<uapi::nitro_status>::read(arg)?;
     // Output-only fields must come in as zero, like reserved ones: a caller
     // that sets them is confused about the ABI.
-    if s.val.gate != 0 || s.val.ncards != 0 || s.val.missing != 0 {
-        return Err(EINVAL);
-    }
-    if s.val.cards == 0 && s.val.cards_cap != 0 {
-        return Err(EINVAL);
-    }
+    ensure(s.val.gate == 0 && s.val.ncards == 0 && s.val.missing == 0)?;
+    ensure(s.val.cards != 0 || s.val.cards_cap == 0)?;
     let cards = bus::snapshot()?;
     let min = uapi::NITRO_CARD_INFO_SIZE_VER0 as usize;
     for (i, c) in cards.iter().enumerate().take(s.val.cards_cap as usize) {
@@ -86,7 +169,6 @@ fn status(arg: usize) -> Result {
             ..Default::default()
         };
         let name = core::str::from_utf8(&c.name[..c.name_len]).unwrap_or("");
-        // In the kernel `c_char` is `u8`: the field is a byte array.
         fill_name(&mut info.name, name);
         write_element(s.val.cards, i as u32, s.val.card_size, min, &info)?;
     }
@@ -99,4 +181,281 @@ fn status(arg: usize) -> Result {
     s.val.ncards = cards.len() as u32;
     s.val.missing = missing_kinds(cards.iter().map(|c| c.kind as u32), uapi::NITRO_CARD_VPC);
     s.write_back()
+}
+
+/// `NITRO_IOC_VOLUME_CREATE`.
+fn volume_create(arg: usize) -> (u64, Result) {
+    let r = (|| -> Result<u64> {
+        let mut c = InOut::<uapi::nitro_volume_create>::read(arg)?;
+        ensure(c.val.flags == 0 && c.val.id == 0)?;
+        let kind = match c.val.kind {
+            uapi::NITRO_VOLUME_EBS => VolumeKind::Ebs,
+            uapi::NITRO_VOLUME_INSTANCE => VolumeKind::Instance,
+            _ => return Err(EINVAL),
+        };
+        let block_size =
+            state::volume_geometry(c.val.size_bytes, c.val.block_size).ok_or(EINVAL)?;
+        let spec = VolumeSpec {
+            id: 0,
+            kind,
+            size_bytes: c.val.size_bytes,
+            block_size,
+            name: field(&c.val.name, state::name_byte)?,
+        };
+        c.probe_writable()?;
+        let id = registry::create(spec)?;
+        c.val.id = id;
+        c.val.block_size = block_size;
+        finish_create::<VolumeSpec>(id, c.write_back())
+    })();
+    split(r)
+}
+
+/// `NITRO_IOC_ENI_CREATE`.
+fn eni_create(arg: usize) -> (u64, Result) {
+    let r = (|| -> Result<u64> {
+        let mut c = InOut::<uapi::nitro_eni_create>::read(arg)?;
+        ensure(c.val.flags == 0 && c.val.id == 0 && c.val.pad == [0; 2])?;
+        ensure(state::eni_addressing(c.val.vpc, &c.val.mac, c.val.ipv4))?;
+        let mac = if c.val.mac == [0; 6] {
+            state::local_mac(kapi::random_u64())
+        } else {
+            c.val.mac
+        };
+        let spec = EniSpec {
+            id: 0,
+            vpc: c.val.vpc,
+            mac,
+            ipv4: c.val.ipv4,
+            name: field(&c.val.name, state::name_byte)?,
+        };
+        c.probe_writable()?;
+        let id = registry::create(spec)?;
+        c.val.id = id;
+        c.val.mac = mac;
+        finish_create::<EniSpec>(id, c.write_back())
+    })();
+    split(r)
+}
+
+/// After a create: if the answer cannot reach the caller, the caller cannot
+/// know the id, so the object is deleted again rather than left orphaned.
+fn finish_create<S: registry::Spec>(id: u64, written: Result) -> Result<u64> {
+    match written {
+        Ok(()) => Ok(id),
+        Err(e) => {
+            let _ = registry::change::<S>(id, Op::Delete, DevName::EMPTY);
+            Err(e)
+        }
+    }
+}
+
+/// Splits a result carrying the object id into (id, result) for the audit.
+fn split(r: Result<u64>) -> (u64, Result) {
+    match r {
+        Ok(id) => (id, Ok(())),
+        Err(e) => (0, Err(e)),
+    }
+}
+
+const DELETE: u8 = 0;
+const DETACH: u8 = 1;
+
+/// `NITRO_IOC_{VOLUME,ENI}_{DELETE,DETACH}`: input only, nothing written back.
+fn change<S: registry::Spec, const OP: u8>(arg: usize) -> (u64, Result) {
+    let r = match InOut::<uapi::nitro_object_ref>::read(arg) {
+        Ok(r) => r,
+        Err(e) => return (0, Err(e)),
+    };
+    let id = r.val.id;
+    let op = if OP == DELETE { Op::Delete } else { Op::Detach };
+    let result = ensure(r.val.reserved == 0)
+        .and_then(|()| registry::change::<S>(id, op, DevName::EMPTY).map(|_| ()));
+    (id, result)
+}
+
+/// `NITRO_IOC_{VOLUME,ENI}_ATTACH`.
+fn attach<S: registry::Spec>(arg: usize) -> (u64, Result) {
+    let mut a = match InOut::<uapi::nitro_attach>::read(arg) {
+        Ok(a) => a,
+        Err(e) => return (0, Err(e)),
+    };
+    let id = a.val.id;
+    let result = (|| -> Result {
+        ensure(a.val.reserved == 0)?;
+        let device = if S::DEVICE_REQUIRED {
+            field(&a.val.device, state::devname_byte)?
+        } else {
+            field(&a.val.device, state::ifname_byte)?
+        };
+        ensure(!S::DEVICE_REQUIRED || !device.is_empty())?;
+        a.probe_writable()?;
+        let used = registry::change::<S>(id, Op::Attach, device)?;
+        a.val.device = *used.raw();
+        a.write_back()
+    })();
+    (id, result)
+}
+
+/// The common part of an object's ABI info.
+fn common<S: Copy, const N: usize, const D: usize, const C: usize>(
+    o: &Obj<S>,
+    name: &Tag,
+    out_name: &mut [u8; N],
+    out_device: &mut [u8; D],
+    out_card: &mut [u8; C],
+) -> u32 {
+    fill_name(out_name, name.as_str());
+    fill_name(out_device, o.device.as_str());
+    fill_name(out_card, o.card_name.as_str());
+    o.state as u32
+}
+
+fn volume_info(o: &Obj<VolumeSpec>) -> uapi::nitro_volume_info {
+    let mut i = uapi::nitro_volume_info {
+        id: o.spec.id,
+        kind: match o.spec.kind {
+            VolumeKind::Ebs => uapi::NITRO_VOLUME_EBS,
+            VolumeKind::Instance => uapi::NITRO_VOLUME_INSTANCE,
+        },
+        size_bytes: o.spec.size_bytes,
+        block_size: o.spec.block_size,
+        ..Default::default()
+    };
+    i.state = common(o, &o.spec.name, &mut i.name, &mut i.device, &mut i.card);
+    i
+}
+
+fn eni_info(o: &Obj<EniSpec>) -> uapi::nitro_eni_info {
+    let mut i = uapi::nitro_eni_info {
+        id: o.spec.id,
+        vpc: o.spec.vpc,
+        mac: o.spec.mac,
+        ipv4: o.spec.ipv4,
+        ..Default::default()
+    };
+    i.state = common(o, &o.spec.name, &mut i.name, &mut i.device, &mut i.card);
+    i
+}
+
+/// `NITRO_IOC_VOLUME_DESCRIBE`.
+fn volume_describe(arg: usize) -> Result {
+    let mut d = InOut::<uapi::nitro_volume_describe>::read(arg)?;
+    ensure(d.val.reserved == 0 && all_zero(d.val.info.as_bytes()))?;
+    d.val.info = volume_info(&registry::describe::<VolumeSpec>(d.val.id)?);
+    d.write_back()
+}
+
+/// `NITRO_IOC_ENI_DESCRIBE`.
+fn eni_describe(arg: usize) -> Result {
+    let mut d = InOut::<uapi::nitro_eni_describe>::read(arg)?;
+    ensure(d.val.reserved == 0 && all_zero(d.val.info.as_bytes()))?;
+    d.val.info = eni_info(&registry::describe::<EniSpec>(d.val.id)?);
+    d.write_back()
+}
+
+/// The list commands: reads the request, lets `fetch` produce up to `cap`
+/// entries after the cursor (with their keys), writes them out.
+fn list<T: AsBytes>(
+    arg: usize,
+    min: u32,
+    fetch: impl FnOnce(u64, usize) -> Result<(KVVec<(u64, T)>, bool)>,
+) -> Result {
+    let mut l = InOut::<uapi::nitro_list>::read(arg)?;
+    ensure(l.val.reserved == 0 && l.val.count == 0 && l.val.more == 0)?;
+    ensure(l.val.cap <= uapi::NITRO_LIST_MAX)?;
+    ensure(l.val.entries != 0 || l.val.cap == 0)?;
+    let (entries, more) = fetch(l.val.cursor, l.val.cap as usize)?;
+    for (i, (_, e)) in entries.iter().enumerate() {
+        write_element(l.val.entries, i as u32, l.val.entry_size, min as usize, e)?;
+    }
+    if let Some((key, _)) = entries.last() {
+        l.val.cursor = *key;
+    }
+    l.val.count = entries.len() as u32;
+    l.val.more = u32::from(more);
+    l.write_back()
+}
+
+/// Converts registry objects into keyed ABI entries.
+fn keyed<S: Copy, T>(
+    objs: KVVec<Obj<S>>,
+    key: impl Fn(&Obj<S>) -> u64,
+    conv: impl Fn(&Obj<S>) -> T,
+) -> Result<KVVec<(u64, T)>> {
+    let mut out = KVVec::with_capacity(objs.len(), GFP_KERNEL)?;
+    for o in objs.iter() {
+        out.push((key(o), conv(o)), GFP_KERNEL)?;
+    }
+    Ok(out)
+}
+
+/// `NITRO_IOC_VOLUME_LIST`.
+fn volume_list(arg: usize) -> Result {
+    list(arg, uapi::NITRO_VOLUME_INFO_SIZE_VER0, |after, cap| {
+        let (objs, more) = registry::list::<VolumeSpec>(after, cap)?;
+        Ok((keyed(objs, |o| o.spec.id, volume_info)?, more))
+    })
+}
+
+/// `NITRO_IOC_ENI_LIST`.
+fn eni_list(arg: usize) -> Result {
+    list(arg, uapi::NITRO_ENI_INFO_SIZE_VER0, |after, cap| {
+        let (objs, more) = registry::list::<EniSpec>(after, cap)?;
+        Ok((keyed(objs, |o| o.spec.id, eni_info)?, more))
+    })
+}
+
+/// `NITRO_IOC_AUDIT`.
+fn audit_list(arg: usize) -> Result {
+    list(arg, uapi::NITRO_AUDIT_ENTRY_SIZE_VER0, |after, cap| {
+        let (entries, more) = audit::list(after, cap)?;
+        let mut out = KVVec::with_capacity(entries.len(), GFP_KERNEL)?;
+        for e in entries.iter() {
+            out.push((e.seq, *e), GFP_KERNEL)?;
+        }
+        Ok((out, more))
+    })
+}
+
+/// `NITRO_IOC_METRICS`: asks the card now; nothing is collected otherwise.
+fn metrics(arg: usize) -> Result {
+    let mut m = InOut::<uapi::nitro_metrics>::read(arg)?;
+    // Everything after scope and id is output.
+    ensure(all_zero(&m.val.as_bytes()[16..]))?;
+    let (counters, requests, failures, objects) = match m.val.scope {
+        uapi::NITRO_METRICS_VOLUME => (
+            registry::card_of::<VolumeSpec>(m.val.id)?.metrics(m.val.id)?,
+            0,
+            0,
+            0,
+        ),
+        uapi::NITRO_METRICS_ENI => (
+            registry::card_of::<EniSpec>(m.val.id)?.metrics(m.val.id)?,
+            0,
+            0,
+            0,
+        ),
+        uapi::NITRO_METRICS_CARD => {
+            let (card, requests, failures) = bus::card_at(m.val.id)?;
+            (card.totals(), requests, failures, card.objects())
+        }
+        _ => return Err(EINVAL),
+    };
+    let v = &mut m.val;
+    v.read_ops = counters.read_ops;
+    v.read_bytes = counters.read_bytes;
+    v.read_ns = counters.read_ns;
+    v.write_ops = counters.write_ops;
+    v.write_bytes = counters.write_bytes;
+    v.write_ns = counters.write_ns;
+    v.rx_packets = counters.rx_packets;
+    v.rx_bytes = counters.rx_bytes;
+    v.tx_packets = counters.tx_packets;
+    v.tx_bytes = counters.tx_bytes;
+    v.drops = counters.drops;
+    v.requests = requests;
+    v.failures = failures;
+    v.objects = objects;
+    m.write_back()
 }

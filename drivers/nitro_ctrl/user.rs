@@ -64,6 +64,16 @@ impl<T: Extensible> InOut<T> {
         Ok(Self { val, addr, usize })
     }
 
+    /// Checks that the answer can be written, before acting on a request
+    /// whose effect the caller must learn (a new id): writes back the bytes
+    /// exactly as they were read.
+    pub(crate) fn probe_writable(&self) -> Result {
+        let n = (self.usize as usize).min(core::mem::size_of::<T>());
+        UserSlice::new(UserPtr::from_addr(self.addr), n)
+            .writer()
+            .write_slice(&self.val.as_bytes()[..n])
+    }
+
     /// Writes the struct back: `min(caller size, kernel size)` bytes, with
     /// `size` set to the kernel's size.
     pub(crate) fn write_back(mut self) -> Result {

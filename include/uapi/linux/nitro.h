@@ -38,6 +38,14 @@
 enum nitro_feature {
 	/* NITRO_IOC_VERSION and NITRO_IOC_STATUS. */
 	NITRO_FEAT_STATUS = 1 << 0,
+	/* NITRO_IOC_VOLUME_*. */
+	NITRO_FEAT_VOLUMES = 1 << 1,
+	/* NITRO_IOC_ENI_*. */
+	NITRO_FEAT_ENIS = 1 << 2,
+	/* NITRO_IOC_METRICS. */
+	NITRO_FEAT_METRICS = 1 << 3,
+	/* NITRO_IOC_AUDIT. */
+	NITRO_FEAT_AUDIT = 1 << 4,
 };
 
 /* What kind of card a bus member is. */
@@ -76,14 +84,18 @@ enum nitro_gate_state {
  * @abi_version: out: NITRO_ABI_VERSION of the running controller
  * @features: out: enum nitro_feature bits the controller supports
  * @max_cards: out: how many cards the private bus holds at most
- * @reserved: must be zero
+ * @max_volumes: out: how many volumes the host holds at most (ENOSPC past it)
+ * @max_enis: out: how many ENIs the host holds at most (ENOSPC past it)
+ * @audit_entries: out: how many operations the audit ring keeps
  */
 struct nitro_version {
 	__u32 size;
 	__u32 abi_version;
 	__u64 features;
 	__u32 max_cards;
-	__u32 reserved;
+	__u32 max_volumes;
+	__u32 max_enis;
+	__u32 audit_entries;
 };
 
 /**
@@ -129,12 +141,327 @@ struct nitro_status {
 	__u32 missing;
 };
 
+/*
+ * Objects. Volumes and ENIs are named by a 64-bit id, never 0, that the
+ * controller picks at random when it creates them. People see it as
+ * "vol-" or "eni-" followed by 17 hex digits ("vol-%017llx"), as on EC2.
+ */
+#define NITRO_VOLUME_ID_PREFIX "vol-"
+#define NITRO_ENI_ID_PREFIX "eni-"
+
+/* Longest caller-given object name (unique per host when not empty), with NUL. */
+#define NITRO_TAG_LEN 32
+/* Longest attachment name (block device "sdf", interface "eth1"), with NUL. */
+#define NITRO_DEVNAME_LEN 16
+
+enum nitro_volume_kind {
+	NITRO_VOLUME_EBS = 1,
+	NITRO_VOLUME_INSTANCE = 2,
+};
+
+/*
+ * Object states. Transitional states (creating, attaching, detaching,
+ * deleting) last while the owning card handles the request; any other
+ * request for the object then gets EBUSY. A card that refuses a request
+ * leaves the object in the state it had before (never half-attached).
+ */
+enum nitro_state {
+	NITRO_STATE_CREATING = 1,
+	NITRO_STATE_AVAILABLE = 2,
+	NITRO_STATE_ATTACHING = 3,
+	NITRO_STATE_ATTACHED = 4,
+	NITRO_STATE_DETACHING = 5,
+	NITRO_STATE_DELETING = 6,
+	/* Its card left the bus (module unloaded): only delete is possible. */
+	NITRO_STATE_CARD_LOST = 7,
+};
+
+/* Block sizes a volume may have; 0 at create means the default, 4096. */
+#define NITRO_BLOCK_SIZE_DEFAULT 4096
+
+/**
+ * struct nitro_volume_create - argument of NITRO_IOC_VOLUME_CREATE
+ * @size: see the conventions at the top
+ * @kind: in: enum nitro_volume_kind
+ * @size_bytes: in: capacity, a non-zero multiple of @block_size, at most 64 TiB
+ * @block_size: in: logical block size, 512 or 4096 (0: 4096)
+ * @flags: in: zero
+ * @name: in: optional name, NUL-terminated, unique on the host (EEXIST)
+ * @id: out: the new volume's id
+ */
+struct nitro_volume_create {
+	__u32 size;
+	__u32 kind;
+	__u64 size_bytes;
+	__u32 block_size;
+	__u32 flags;
+	char name[NITRO_TAG_LEN];
+	__u64 id;
+};
+
+/**
+ * struct nitro_object_ref - argument of the delete and detach commands
+ * @size: see the conventions at the top
+ * @reserved: zero
+ * @id: in: the object
+ */
+struct nitro_object_ref {
+	__u32 size;
+	__u32 reserved;
+	__u64 id;
+};
+
+/**
+ * struct nitro_attach - argument of NITRO_IOC_VOLUME_ATTACH and NITRO_IOC_ENI_ATTACH
+ * @size: see the conventions at the top
+ * @reserved: zero
+ * @id: in: the object
+ * @device: in: the attachment's name, NUL-terminated: required for a volume
+ *	(the device name the guest asked for, e.g. "sdf", unique on the host);
+ *	optional for an ENI (empty: the card names the interface); out: the name
+ *	used
+ */
+struct nitro_attach {
+	__u32 size;
+	__u32 reserved;
+	__u64 id;
+	char device[NITRO_DEVNAME_LEN];
+};
+
+/**
+ * struct nitro_volume_info - a volume, as describe and list report it
+ * @id: its id
+ * @kind: enum nitro_volume_kind
+ * @state: enum nitro_state
+ * @size_bytes: capacity
+ * @block_size: logical block size
+ * @reserved: zero
+ * @name: name given at create (may be empty)
+ * @device: attachment name when attaching or attached, else empty
+ * @card: name of the card that holds it
+ */
+struct nitro_volume_info {
+	__u64 id;
+	__u32 kind;
+	__u32 state;
+	__u64 size_bytes;
+	__u32 block_size;
+	__u32 reserved;
+	char name[NITRO_TAG_LEN];
+	char device[NITRO_DEVNAME_LEN];
+	char card[NITRO_NAME_LEN];
+};
+
+/**
+ * struct nitro_volume_describe - argument of NITRO_IOC_VOLUME_DESCRIBE
+ * @size: see the conventions at the top
+ * @reserved: zero
+ * @id: in: the volume
+ * @info: out: what it is
+ */
+struct nitro_volume_describe {
+	__u32 size;
+	__u32 reserved;
+	__u64 id;
+	struct nitro_volume_info info;
+};
+
+/**
+ * struct nitro_eni_create - argument of NITRO_IOC_ENI_CREATE
+ * @size: see the conventions at the top
+ * @vpc: in: VPC id, 1 to 2^24 - 1 (it is the Geneve VNI on the underlay)
+ * @mac: in: unicast MAC address, unique on the host; all zero: the
+ *	controller picks a locally administered one; out: the MAC used
+ * @pad: zero
+ * @ipv4: in: primary private IPv4 address, network byte order, unique in
+ *	its VPC; not 0, multicast, or broadcast
+ * @flags: in: zero
+ * @name: in: optional name, NUL-terminated, unique on the host (EEXIST)
+ * @id: out: the new ENI's id
+ */
+struct nitro_eni_create {
+	__u32 size;
+	__u32 vpc;
+	__u8 mac[6];
+	__u8 pad[2];
+	__u32 ipv4;
+	__u32 flags;
+	char name[NITRO_TAG_LEN];
+	__u64 id;
+};
+
+/**
+ * struct nitro_eni_info - an ENI, as describe and list report it
+ * @id: its id
+ * @vpc: VPC id
+ * @state: enum nitro_state
+ * @mac: MAC address
+ * @pad: zero
+ * @ipv4: IPv4 address, network byte order
+ * @reserved: zero
+ * @name: name given at create (may be empty)
+ * @device: interface name when attaching or attached, else empty
+ * @card: name of the card that holds it
+ */
+struct nitro_eni_info {
+	__u64 id;
+	__u32 vpc;
+	__u32 state;
+	__u8 mac[6];
+	__u8 pad[2];
+	__u32 ipv4;
+	__u32 reserved;
+	char name[NITRO_TAG_LEN];
+	char device[NITRO_DEVNAME_LEN];
+	char card[NITRO_NAME_LEN];
+};
+
+/**
+ * struct nitro_eni_describe - argument of NITRO_IOC_ENI_DESCRIBE
+ * @size: see the conventions at the top
+ * @reserved: zero
+ * @id: in: the ENI
+ * @info: out: what it is
+ */
+struct nitro_eni_describe {
+	__u32 size;
+	__u32 reserved;
+	__u64 id;
+	struct nitro_eni_info info;
+};
+
+/**
+ * struct nitro_list - argument of the list commands (volumes, ENIs, audit)
+ * @size: see the conventions at the top
+ * @entry_size: in: sizeof() of one entry for the caller (0: the kernel's);
+ *	entries are written at that stride, larger ones zero-padded
+ * @cursor: in: list what comes after this key (0: from the start); out: the
+ *	key of the last entry written, to pass back for the next page. Keys are
+ *	ids for objects (listed in id order) and sequence numbers for the audit
+ *	log.
+ * @entries: in: user pointer to room for @cap entries (0 only with @cap 0)
+ * @cap: in: how many entries fit, at most 4096 per call
+ * @count: out: how many were written
+ * @more: out: 1 if entries remain after the last one written, else 0
+ * @reserved: zero
+ */
+struct nitro_list {
+	__u32 size;
+	__u32 entry_size;
+	__u64 cursor;
+	__u64 entries;
+	__u32 cap;
+	__u32 count;
+	__u32 more;
+	__u32 reserved;
+};
+
+/* Most entries one list call returns. */
+#define NITRO_LIST_MAX 4096
+
+enum nitro_metrics_scope {
+	/* @id is a volume id. */
+	NITRO_METRICS_VOLUME = 1,
+	/* @id is an ENI id. */
+	NITRO_METRICS_ENI = 2,
+	/* @id is a card's position in NITRO_IOC_STATUS order, from 0. */
+	NITRO_METRICS_CARD = 3,
+};
+
+/**
+ * struct nitro_metrics - argument of NITRO_IOC_METRICS (pull only: the
+ * controller asks the card when called, and never otherwise)
+ * @size: see the conventions at the top
+ * @scope: in: enum nitro_metrics_scope
+ * @id: in: what to report on
+ * @read_ops: out: block reads completed
+ * @read_bytes: out: bytes read
+ * @read_ns: out: total time spent in reads, ns
+ * @write_ops: out: block writes completed
+ * @write_bytes: out: bytes written
+ * @write_ns: out: total time spent in writes, ns
+ * @rx_packets: out: packets received by the guest side
+ * @rx_bytes: out: bytes received
+ * @tx_packets: out: packets sent by the guest side
+ * @tx_bytes: out: bytes sent
+ * @drops: out: packets dropped (no mapping, spoofed, over allowance, ...)
+ * @requests: out: card scope: bus requests sent to the card
+ * @failures: out: card scope: of those, refused
+ * @objects: out: card scope: objects the card holds
+ * @reserved: zero
+ */
+struct nitro_metrics {
+	__u32 size;
+	__u32 scope;
+	__u64 id;
+	__u64 read_ops;
+	__u64 read_bytes;
+	__u64 read_ns;
+	__u64 write_ops;
+	__u64 write_bytes;
+	__u64 write_ns;
+	__u64 rx_packets;
+	__u64 rx_bytes;
+	__u64 tx_packets;
+	__u64 tx_bytes;
+	__u64 drops;
+	__u64 requests;
+	__u64 failures;
+	__u32 objects;
+	__u32 reserved;
+};
+
+/**
+ * struct nitro_audit_entry - one control operation, in NITRO_IOC_AUDIT
+ * @seq: sequence number, from 1, never reused while the module is loaded
+ * @time_ns: CLOCK_REALTIME when it completed, ns
+ * @uid: caller's uid (in the initial user namespace)
+ * @op: the ioctl's command number (_IOC_NR), e.g. 0x10 for volume create
+ * @result: 0, or the negative errno the caller got
+ * @reserved: zero
+ * @id: the object concerned (0 if none, e.g. a create that failed)
+ */
+struct nitro_audit_entry {
+	__u64 seq;
+	__u64 time_ns;
+	__u32 uid;
+	__u32 op;
+	__s32 result;
+	__u32 reserved;
+	__u64 id;
+};
+
 #define NITRO_IOC_VERSION _IOWR(NITRO_IOCTL_TYPE, 0x00, struct nitro_version)
 #define NITRO_IOC_STATUS _IOWR(NITRO_IOCTL_TYPE, 0x01, struct nitro_status)
+#define NITRO_IOC_VOLUME_CREATE _IOWR(NITRO_IOCTL_TYPE, 0x10, struct nitro_volume_create)
+#define NITRO_IOC_VOLUME_DELETE _IOWR(NITRO_IOCTL_TYPE, 0x11, struct nitro_object_ref)
+#define NITRO_IOC_VOLUME_ATTACH _IOWR(NITRO_IOCTL_TYPE, 0x12, struct nitro_attach)
+#define NITRO_IOC_VOLUME_DETACH _IOWR(NITRO_IOCTL_TYPE, 0x13, struct nitro_object_ref)
+#define NITRO_IOC_VOLUME_DESCRIBE _IOWR(NITRO_IOCTL_TYPE, 0x14, struct nitro_volume_describe)
+#define NITRO_IOC_VOLUME_LIST _IOWR(NITRO_IOCTL_TYPE, 0x15, struct nitro_list)
+#define NITRO_IOC_ENI_CREATE _IOWR(NITRO_IOCTL_TYPE, 0x20, struct nitro_eni_create)
+#define NITRO_IOC_ENI_DELETE _IOWR(NITRO_IOCTL_TYPE, 0x21, struct nitro_object_ref)
+#define NITRO_IOC_ENI_ATTACH _IOWR(NITRO_IOCTL_TYPE, 0x22, struct nitro_attach)
+#define NITRO_IOC_ENI_DETACH _IOWR(NITRO_IOCTL_TYPE, 0x23, struct nitro_object_ref)
+#define NITRO_IOC_ENI_DESCRIBE _IOWR(NITRO_IOCTL_TYPE, 0x24, struct nitro_eni_describe)
+#define NITRO_IOC_ENI_LIST _IOWR(NITRO_IOCTL_TYPE, 0x25, struct nitro_list)
+#define NITRO_IOC_METRICS _IOWR(NITRO_IOCTL_TYPE, 0x30, struct nitro_metrics)
+#define NITRO_IOC_AUDIT _IOWR(NITRO_IOCTL_TYPE, 0x31, struct nitro_list)
 
 /* First published sizes, the smallest the kernel accepts. */
-#define NITRO_VERSION_SIZE_VER0 24
+#define NITRO_VERSION_SIZE_VER0 32
 #define NITRO_STATUS_SIZE_VER0 32
 #define NITRO_CARD_INFO_SIZE_VER0 64
+#define NITRO_VOLUME_CREATE_SIZE_VER0 64
+#define NITRO_OBJECT_REF_SIZE_VER0 16
+#define NITRO_ATTACH_SIZE_VER0 32
+#define NITRO_VOLUME_INFO_SIZE_VER0 112
+#define NITRO_VOLUME_DESCRIBE_SIZE_VER0 128
+#define NITRO_ENI_CREATE_SIZE_VER0 64
+#define NITRO_ENI_INFO_SIZE_VER0 112
+#define NITRO_ENI_DESCRIBE_SIZE_VER0 128
+#define NITRO_LIST_SIZE_VER0 40
+#define NITRO_METRICS_SIZE_VER0 128
+#define NITRO_AUDIT_ENTRY_SIZE_VER0 40
 
 #endif /* _UAPI_LINUX_NITRO_H */

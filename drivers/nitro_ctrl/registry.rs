@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The registry of what exists on the host: volumes and ENIs, their states
+//! and the card each lives on.
+//!
+//! Both kinds of object share one implementation, [`Table`], generic over
+//! the per-kind part ([`Spec`]). Each kind has its own lock; a card is never
+//! called with a registry lock held: a request first moves the object into a
+//! transitional state under the lock (so concurrent requests for it get
+//! `EBUSY`), then calls the card unlocked, then records the card's answer
+//! under the lock again (see `state.rs` for the transitions).
+
+use crate::{
+    bus::{self, CardHandle, CardKind, DevName, EniSpec, Request, Tag, VolumeSpec},
+    kapi,
+    state::{self, Op, Refusal, State},
+};
+use kernel::{prelude::*, rbtree::RBTree};
+
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Error {
+        match r {
+            Refusal::Busy => EBUSY,
+            Refusal::NotAttached => EINVAL,
+            Refusal::CardLost => ENODEV,
+        }
+    }
+}
+
+/// One object in a table.
+#[derive(Clone, Copy)]
+pub(crate) struct Obj<S: Copy> {
+    /// What the card was asked to provision.
+    pub(crate) spec: S,
+    /// Where it is in its life.
+    pub(crate) state: State,
+    /// Attachment name while attaching or attached.
+    pub(crate) device: DevName,
+    /// Registration id of its card.
+    pub(crate) card: u64,
+    /// Name of its card.
+    pub(crate) card_name: bus::Fixed<32>,
+}
+
+/// The per-kind part of the registry.
+pub(crate) trait Spec: Copy + Send + 'static {
+    /// Extra uniqueness constraints of the kind (MAC, VPC address).
+    type Index: Send;
+    /// The card kind that holds objects of this kind.
+    fn card_kind(&self) -> CardKind;
+    /// The object's id.
+    fn id(&self) -> u64;
+    /// Sets the id.
+    fn set_id(&mut self, id: u64);
+    /// The object's name.
+    fn name(&self) -> &Tag;
+    /// Claims the kind's unique keys for `self` (`EEXIST` if taken).
+    fn claim(&self, index: &mut Self::Index) -> Result;
+    /// Releases them.
+    fn release(&self, index: &mut Self::Index);
+    /// Whether the attachment name must be unique (and non-empty).
+    const DEVICE_REQUIRED: bool;
+    /// The bus request for `op` (create when `op` is `None`).
+    fn request<'a>(&'a self, op: Option<Op>, device: &'a DevName) -> Request<'a>;
+    /// Runs `f` with this kind's table locked.
+    fn with_table<R>(f: impl FnOnce(&mut Table<Self>) -> Result<R>) -> Result<R>;
+}
+
+/// All objects of one kind and their unique keys.
+pub(crate) struct Table<S: Spec> {
+    objs: RBTree<u64, Obj<S>>,
+    names: RBTree<Tag, u64>,
+    devices: RBTree<DevName, u64>,
+    index: S::Index,
+    max: usize,
+    len: usize,
+}
+
+impl<S: Spec> Table<S> {
+    fn new(index: S::Index, max: usize) -> Self {
+        Self {
+            objs: RBTree::new(),
+            names: RBTree::new(),
+            devices: RBTree::new(),
+            index,
+            max,
+            len: 0,
+        }
+    }
+
+    fn get_mut(&mut self, id: u64) -> Result<&mut Obj<S>> {
+        self.objs.get_mut(&id).ok_or(ENOENT)
+    }
+
+    /// Forgets an object and its unique keys.
+    fn forget(&mut self, id: u64) {
+        if let Some(o) = self.objs.remove(&id) {
+            self.len -= 1;
+            if !o.spec.name().is_empty() {
+                self.names.remove(o.spec.name());
+            }
+            if !o.device.is_empty() {
+                self.devices.remove(&o.device);
+            }
+            o.spec.release(&mut self.index);
+        }
+    }
+}
+
+/// Index of the ENIs' unique keys.
+pub(crate) struct EniIndex {
+    macs: RBTree<[u8; 6], u64>,
+    addrs: RBTree<(u32, u32), u64>,
+}
+
+kernel::sync::global_lock! {
+    // SAFETY: `init` is called in the module initializer before the misc
+    // device is registered and before any card can register. (The tables
+    // themselves are built by `init`: a tree has no const constructor.)
+    unsafe(uninit) static VOLUMES: Mutex<Option<Table<VolumeSpec>>> = None;
+}
+
+kernel::sync::global_lock! {
+    // SAFETY: As for `VOLUMES`.
+    unsafe(uninit) static ENIS: Mutex<Option<Table<EniSpec>>> = None;
+}
+
+/// Initialises the registry with its limits. Called once from module init.
+pub(crate) fn init(max_volumes: usize, max_enis: usize) {
+    // SAFETY: Called exactly once, from the module initializer.
+    unsafe { VOLUMES.init() };
+    // SAFETY: As above.
+    unsafe { ENIS.init() };
+    *VOLUMES.lock() = Some(Table::new((), max_volumes));
+    *ENIS.lock() = Some(Table::new(
+        EniIndex {
+            macs: RBTree::new(),
+            addrs: RBTree::new(),
+        },
+        max_enis,
+    ));
+}
+
+/// Empties the registry (module exit: no card is left, so nothing is
+/// attached anywhere; the records just go).
+pub(crate) fn clear() {
+    *VOLUMES.lock() = None;
+    *ENIS.lock() = None;
+}
+
+impl Spec for VolumeSpec {
+    type Index = ();
+    const DEVICE_REQUIRED: bool = true;
+    fn card_kind(&self) -> CardKind {
+        match self.kind {
+            bus::VolumeKind::Ebs => CardKind::Ebs,
+            bus::VolumeKind::Instance => CardKind::InstanceStore,
+        }
+    }
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn set_id(&mut self, id: u64) {
+        self.id = id;
+    }
+    fn name(&self) -> &Tag {
+        &self.name
+    }
+    fn claim(&self, _index: &mut ()) -> Result {
+        Ok(())
+    }
+    fn release(&self, _index: &mut ()) {}
+    fn request<'a>(&'a self, op: Option<Op>, device: &'a DevName) -> Request<'a> {
+        match op {
+            None => Request::CreateVolume(self),
+            Some(Op::Attach) => Request::AttachVolume(self, device),
+            Some(Op::Detach) => Request::DetachVolume(self),
+            Some(Op::Delete) => Request::DeleteVolume(self),
+        }
+    }
+    fn with_table<R>(f: impl FnOnce(&mut Table<Self>) -> Result<R>) -> Result<R> {
+        VOLUMES.lock().as_mut().map_or(Err(ENODEV), f)
+    }
+}
+
+impl Spec for EniSpec {
+    type Index = EniIndex;
+    const DEVICE_REQUIRED: bool = false;
+    fn card_kind(&self) -> CardKind {
+        CardKind::Vpc
+    }
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn set_id(&mut self, id: u64) {
+        self.id = id;
+    }
+    fn name(&self) -> &Tag {
+        &self.name
+    }
+    fn claim(&self, index: &mut EniIndex) -> Result {
+        if index.macs.get(&self.mac).is_some() || index.addrs.get(&(self.vpc, self.ipv4)).is_some()
+        {
+            return Err(EEXIST);
+        }
+        index
+            .macs
+            .try_create_and_insert(self.mac, self.id, GFP_KERNEL)?;
+        if let Err(e) =
+            index
+                .addrs
+                .try_create_and_insert((self.vpc, self.ipv4), self.id, GFP_KERNEL)
+        {
+            index.macs.remove(&self.mac);
+            return Err(e);
+        }
+        Ok(())
+    }
+    fn release(&self, index: &mut EniIndex) {
+        index.macs.remove(&self.mac);
+        index.addrs.remove(&(self.vpc, self.ipv4));
+    }
+    fn request<'a>(&'a self, op: Option<Op>, device: &'a DevName) -> Request<'a> {
+        match op {
+            None => Request::CreateEni(self),
+            Some(Op::Attach) => Request::AttachEni(self, device),
+            Some(Op::Detach) => Request::DetachEni(self),
+            Some(Op::Delete) => Request::DeleteEni(self),
+        }
+    }
+    fn with_table<R>(f: impl FnOnce(&mut Table<Self>) -> Result<R>) -> Result<R> {
+        ENIS.lock().as_mut().map_or(Err(ENODEV), f)
+    }
+}
+
+/// Creates an object: records it as creating, asks its card, records the
+/// answer. Gives the new id.
+pub(crate) fn create<S: Spec>(mut spec: S) -> Result<u64> {
+    let card = bus::card_for(spec.card_kind())?;
+    S::with_table(|t| -> Result {
+        if t.len >= t.max {
+            return Err(ENOSPC);
+        }
+        if !spec.name().is_empty() && t.names.get(spec.name()).is_some() {
+            return Err(EEXIST);
+        }
+        let id = loop {
+            let id = kapi::random_u64();
+            if id != 0 && t.objs.get(&id).is_none() {
+                break id;
+            }
+        };
+        spec.set_id(id);
+        spec.claim(&mut t.index)?;
+        let obj = Obj {
+            spec,
+            state: State::Creating,
+            device: DevName::EMPTY,
+            card: card.id(),
+            card_name: *card.name(),
+        };
+        if let Err(e) = t.objs.try_create_and_insert(id, obj, GFP_KERNEL) {
+            spec.release(&mut t.index);
+            return Err(e);
+        }
+        t.len += 1;
+        if !spec.name().is_empty() {
+            if let Err(e) = t.names.try_create_and_insert(*spec.name(), id, GFP_KERNEL) {
+                t.forget(id);
+                return Err(e);
+            }
+        }
+        Ok(())
+    })?;
+    let id = spec.id();
+    let result = card.request(&spec.request(None, &DevName::EMPTY));
+    // Record the answer before letting go of the card: if it leaves the bus
+    // now, it finds the object in its final state and marks it lost.
+    S::with_table(|t| {
+        match (&result, t.objs.get_mut(&id)) {
+            (Ok(_), Some(o)) => {
+                if o.state == State::Creating {
+                    o.state = State::Available;
+                }
+            }
+            _ => t.forget(id),
+        }
+        Ok(())
+    })?;
+    drop(card);
+    result.map(|_| id)
+}
+
+/// Attaches, detaches or deletes object `id` (`device`: the attachment
+/// name, for attach). Gives the attachment name used, for attach.
+pub(crate) fn change<S: Spec>(id: u64, op: Op, device: DevName) -> Result<DevName> {
+    let (spec, begin, card_id) = S::with_table(|t| -> Result<_> {
+        let obj = *t.get_mut(id)?;
+        let begin = state::begin(obj.state, op)?;
+        if op == Op::Attach && !device.is_empty() && t.devices.get(&device).is_some() {
+            return Err(EEXIST);
+        }
+        if op == Op::Attach && !device.is_empty() {
+            t.devices.try_create_and_insert(device, id, GFP_KERNEL)?;
+        }
+        let o = t.get_mut(id)?;
+        o.state = begin.during;
+        if op == Op::Attach {
+            o.device = device;
+        }
+        Ok((obj.spec, begin, obj.card))
+    })?;
+    let (result, card) = if begin.ask_card {
+        match bus::card(card_id) {
+            Ok(card) => (card.request(&spec.request(Some(op), &device)), Some(card)),
+            Err(e) => (Err(e), None),
+        }
+    } else {
+        (Ok(bus::Reply::Done), None)
+    };
+    let ok = result.is_ok();
+    let named = match &result {
+        Ok(bus::Reply::Attached(name)) if device.is_empty() => Some(*name),
+        _ => None,
+    };
+    let used = S::with_table(|t| -> Result<DevName> {
+        let Ok(o) = t.get_mut(id) else {
+            return Ok(DevName::EMPTY);
+        };
+        // The card left meanwhile: the object stays lost, whatever it said.
+        let lost = o.state == State::CardLost;
+        let old_device = o.device;
+        match state::finish(op, ok) {
+            None => {
+                t.forget(id);
+                Ok(DevName::EMPTY)
+            }
+            Some(next) => {
+                let release = (op == Op::Attach && !ok) || (op == Op::Detach && ok);
+                if let Some(name) = named {
+                    o.device = name;
+                }
+                if release {
+                    o.device = DevName::EMPTY;
+                }
+                if !lost {
+                    o.state = next;
+                }
+                let used = o.device;
+                if release && !old_device.is_empty() {
+                    t.devices.remove(&old_device);
+                }
+                if let Some(name) = named {
+                    // A card-chosen name is unique on the card; record it so
+                    // that callers cannot take it.
+                    let _ = t.devices.try_create_and_insert(name, id, GFP_KERNEL);
+                }
+                Ok(used)
+            }
+        }
+    })?;
+    drop(card);
+    result.map(|_| used)
+}
+
+/// A copy of object `id`.
+pub(crate) fn describe<S: Spec>(id: u64) -> Result<Obj<S>> {
+    S::with_table(|t| t.get_mut(id).map(|o| *o))
+}
+
+/// Up to `cap` objects with ids above `after`, in id order, and whether
+/// more follow.
+pub(crate) fn list<S: Spec>(after: u64, cap: usize) -> Result<(KVVec<Obj<S>>, bool)> {
+    let mut out = KVVec::with_capacity(cap, GFP_KERNEL)?;
+    let more = S::with_table(|t| -> Result<bool> {
+        let Some(start) = after.checked_add(1) else {
+            return Ok(false);
+        };
+        let mut cursor = t.objs.cursor_lower_bound_mut(&start);
+        while let Some(c) = cursor {
+            if out.len() == cap {
+                return Ok(true);
+            }
+            out.push(*c.current().1, GFP_KERNEL)?;
+            cursor = c.move_next();
+        }
+        Ok(false)
+    })?;
+    Ok((out, more))
+}
+
+/// How many objects of the kind exist, and the most there may be.
+pub(crate) fn count<S: Spec>() -> (usize, usize) {
+    S::with_table(|t| Ok((t.len, t.max))).unwrap_or((0, 0))
+}
+
+/// The card that holds object `id`, for a metrics request.
+pub(crate) fn card_of<S: Spec>(id: u64) -> Result<CardHandle> {
+    let card = S::with_table(|t| t.get_mut(id).map(|o| (o.card, o.state)))?;
+    match card {
+        (_, State::CardLost) => Err(ENODEV),
+        (card, _) => bus::card(card),
+    }
+}
+
+/// Marks every object of card `card` lost: it left the bus. Called after
+/// the card has drained, with no bus lock held.
+pub(crate) fn card_left(card: u64) {
+    fn mark<S: Spec>(card: u64) -> usize {
+        S::with_table(|t| {
+            let mut n = 0;
+            for (_, o) in t.objs.iter_mut() {
+                if o.card == card && o.state != State::CardLost {
+                    o.state = State::CardLost;
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })
+        .unwrap_or(0)
+    }
+    let n = mark::<VolumeSpec>(card) + mark::<EniSpec>(card);
+    if n > 0 {
+        pr_warn!(
+            "{} objects lost their card; only delete works on them now\n",
+            n
+        );
+    }
+}
