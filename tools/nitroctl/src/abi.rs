@@ -9,6 +9,10 @@ include!(concat!(env!("OUT_DIR"), "/uapi_generated.rs"));
 #[path = "../../../drivers/nitro_ctrl/abi_rules.rs"]
 pub mod rules;
 
+/// The state machine and validation shared with the kernel.
+#[path = "../../../drivers/nitro_ctrl/state.rs"]
+pub mod state;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -21,7 +25,144 @@ mod tests {
         assert_eq!(offset_of!(nitro_version, abi_version), 4);
         assert_eq!(offset_of!(nitro_version, features), 8);
         assert_eq!(offset_of!(nitro_version, max_cards), 16);
-        assert_eq!(offset_of!(nitro_version, reserved), 20);
+        assert_eq!(offset_of!(nitro_version, max_volumes), 20);
+        assert_eq!(offset_of!(nitro_version, max_enis), 24);
+        assert_eq!(offset_of!(nitro_version, audit_entries), 28);
+    }
+
+    #[test]
+    fn object_layouts() {
+        let sizes = [
+            (
+                size_of::<nitro_volume_create>(),
+                NITRO_VOLUME_CREATE_SIZE_VER0,
+            ),
+            (size_of::<nitro_object_ref>(), NITRO_OBJECT_REF_SIZE_VER0),
+            (size_of::<nitro_attach>(), NITRO_ATTACH_SIZE_VER0),
+            (size_of::<nitro_volume_info>(), NITRO_VOLUME_INFO_SIZE_VER0),
+            (
+                size_of::<nitro_volume_describe>(),
+                NITRO_VOLUME_DESCRIBE_SIZE_VER0,
+            ),
+            (size_of::<nitro_eni_create>(), NITRO_ENI_CREATE_SIZE_VER0),
+            (size_of::<nitro_eni_info>(), NITRO_ENI_INFO_SIZE_VER0),
+            (
+                size_of::<nitro_eni_describe>(),
+                NITRO_ENI_DESCRIBE_SIZE_VER0,
+            ),
+            (size_of::<nitro_list>(), NITRO_LIST_SIZE_VER0),
+            (size_of::<nitro_metrics>(), NITRO_METRICS_SIZE_VER0),
+            (size_of::<nitro_audit_entry>(), NITRO_AUDIT_ENTRY_SIZE_VER0),
+        ];
+        for (i, (have, want)) in sizes.iter().enumerate() {
+            assert_eq!(*have, *want as usize, "struct #{i}");
+        }
+        assert_eq!(offset_of!(nitro_volume_create, name), 24);
+        assert_eq!(offset_of!(nitro_volume_create, id), 56);
+        assert_eq!(offset_of!(nitro_attach, device), 16);
+        assert_eq!(offset_of!(nitro_volume_info, name), 32);
+        assert_eq!(offset_of!(nitro_volume_info, device), 64);
+        assert_eq!(offset_of!(nitro_volume_info, card), 80);
+        assert_eq!(offset_of!(nitro_eni_create, mac), 8);
+        assert_eq!(offset_of!(nitro_eni_create, ipv4), 16);
+        assert_eq!(offset_of!(nitro_eni_info, ipv4), 24);
+        assert_eq!(offset_of!(nitro_list, cursor), 8);
+        assert_eq!(offset_of!(nitro_list, more), 32);
+        assert_eq!(offset_of!(nitro_metrics, read_ops), 16);
+        assert_eq!(offset_of!(nitro_metrics, objects), 120);
+        assert_eq!(offset_of!(nitro_audit_entry, result), 24);
+        assert_eq!(offset_of!(nitro_audit_entry, id), 32);
+    }
+
+    #[test]
+    fn transitions() {
+        use state::{begin, finish, finish_create, Op, Refusal, State::*};
+        assert_eq!(begin(Available, Op::Attach).unwrap().during, Attaching);
+        assert_eq!(begin(Attached, Op::Attach), Err(Refusal::Busy));
+        assert_eq!(begin(Attached, Op::Delete), Err(Refusal::Busy));
+        assert_eq!(begin(Attached, Op::Detach).unwrap().during, Detaching);
+        assert_eq!(begin(Available, Op::Detach), Err(Refusal::NotAttached));
+        for s in [Creating, Attaching, Detaching, Deleting] {
+            for op in [Op::Attach, Op::Detach, Op::Delete] {
+                assert_eq!(begin(s, op), Err(Refusal::Busy), "{s:?} {op:?}");
+            }
+        }
+        assert_eq!(begin(CardLost, Op::Attach), Err(Refusal::CardLost));
+        assert_eq!(begin(CardLost, Op::Detach), Err(Refusal::CardLost));
+        let d = begin(CardLost, Op::Delete).unwrap();
+        assert!(!d.ask_card);
+        assert!(begin(Available, Op::Delete).unwrap().ask_card);
+        assert_eq!(finish(Op::Attach, false), Some(Available));
+        assert_eq!(finish(Op::Attach, true), Some(Attached));
+        assert_eq!(finish(Op::Detach, false), Some(Attached));
+        assert_eq!(finish(Op::Detach, true), Some(Available));
+        assert_eq!(finish(Op::Delete, true), None);
+        assert_eq!(finish(Op::Delete, false), Some(Available));
+        assert_eq!(finish_create(true), Some(Available));
+        assert_eq!(finish_create(false), None);
+    }
+
+    #[test]
+    fn validation() {
+        use state::*;
+        assert_eq!(volume_geometry(1 << 30, 0), Some(4096));
+        assert_eq!(volume_geometry(1 << 30, 512), Some(512));
+        assert_eq!(volume_geometry(1 << 30, 1024), None);
+        assert_eq!(volume_geometry(0, 4096), None);
+        assert_eq!(volume_geometry(4097, 4096), None);
+        assert_eq!(volume_geometry(512, 512), Some(512));
+        assert_eq!(volume_geometry(MAX_VOLUME_BYTES, 4096), Some(4096));
+        assert_eq!(volume_geometry(MAX_VOLUME_BYTES + 4096, 4096), None);
+        let mut f = [0u8; 8];
+        assert_eq!(field_str_len(&f, name_byte), Some(0));
+        f[..3].copy_from_slice(b"sdf");
+        assert_eq!(field_str_len(&f, devname_byte), Some(3));
+        f[5] = b'x';
+        assert_eq!(field_str_len(&f, devname_byte), None, "junk after the NUL");
+        assert_eq!(field_str_len(b"abcdefgh", name_byte), None, "no NUL");
+        assert_eq!(field_str_len(b"a b\0\0\0\0\0", name_byte), None);
+        assert_eq!(field_str_len(b"SDF\0\0\0\0\0", devname_byte), None);
+        let ip = |a: u8, b: u8, c: u8, d: u8| u32::from_be_bytes([a, b, c, d]).to_be();
+        let mac = [0x02, 0, 0, 0, 0, 1];
+        assert!(eni_addressing(1, &mac, ip(10, 0, 0, 5)));
+        assert!(eni_addressing(MAX_VPC, &[0; 6], ip(10, 0, 0, 5)));
+        assert!(!eni_addressing(0, &mac, ip(10, 0, 0, 5)));
+        assert!(!eni_addressing(MAX_VPC + 1, &mac, ip(10, 0, 0, 5)));
+        assert!(!eni_addressing(1, &[0x01, 0, 0, 0, 0, 1], ip(10, 0, 0, 5)));
+        assert!(!eni_addressing(1, &mac, 0));
+        assert!(!eni_addressing(1, &mac, ip(255, 255, 255, 255)));
+        assert!(!eni_addressing(1, &mac, ip(224, 0, 0, 1)));
+        assert!(!eni_addressing(1, &mac, ip(127, 0, 0, 1)));
+        let m = local_mac(0xffff_ffff_ffff_ffff);
+        assert_eq!(m[0] & 0x03, 0x02, "locally administered unicast");
+    }
+
+    #[test]
+    fn ids() {
+        use state::{format_id, parse_id};
+        let mut out = [0u8; 21];
+        format_id(b"vol-", 0x0123_4567_89ab_cdef, &mut out);
+        assert_eq!(&out, b"vol-00123456789abcdef");
+        assert_eq!(
+            parse_id("vol-", "vol-00123456789abcdef"),
+            Some(0x0123_4567_89ab_cdef)
+        );
+        format_id(b"eni-", u64::MAX, &mut out);
+        assert_eq!(&out, b"eni-0ffffffffffffffff");
+        assert_eq!(parse_id("eni-", "eni-0ffffffffffffffff"), Some(u64::MAX));
+        assert_eq!(
+            parse_id("vol-", "vol-10123456789abcdef"),
+            None,
+            "over 64 bits"
+        );
+        assert_eq!(parse_id("vol-", "vol-0123"), None);
+        assert_eq!(parse_id("vol-", "eni-00123456789abcdef"), None);
+        assert_eq!(
+            parse_id("vol-", "vol-00000000000000000"),
+            None,
+            "0 is never an id"
+        );
+        assert_eq!(parse_id("vol-", "vol-0012345678gabcdef"), None);
     }
 
     #[test]
@@ -54,7 +195,7 @@ mod tests {
     #[test]
     fn ioctl_numbers() {
         // _IOWR(0xBB, nr, struct): dir 3, size in bits 16..30.
-        assert_eq!(NITRO_IOC_VERSION, (3 << 30) | (24 << 16) | (0xBB << 8));
+        assert_eq!(NITRO_IOC_VERSION, (3 << 30) | (32 << 16) | (0xBB << 8));
         assert_eq!(NITRO_IOC_STATUS, (3 << 30) | (32 << 16) | (0xBB << 8) | 1);
         let c = rules::IoctlCmd::decode(NITRO_IOC_STATUS);
         assert_eq!((c.dir, c.ty, c.nr, c.size), (3, 0xBB, 1, 32));

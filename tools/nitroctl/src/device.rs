@@ -20,14 +20,28 @@ pub enum Error {
     Unavailable(String),
     /// The controller refused the request with an errno.
     Kernel { what: &'static str, err: io::Error },
+    /// The controller refused, explained in context.
+    Refused { msg: String, errno: i32 },
+    /// The arguments are wrong (found after parsing: a malformed id).
+    Usage(String),
 }
 
 impl Error {
+    /// The errno of a kernel refusal, if this is one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Kernel { err, .. } => err.raw_os_error(),
+            Error::Refused { errno, .. } => Some(*errno),
+            Error::Unavailable(_) | Error::Usage(_) => None,
+        }
+    }
+
     /// Process exit code: 1 for a kernel error, 3 when the device is
     /// unavailable (2 is clap's usage error).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Kernel { .. } => 1,
+            Error::Kernel { .. } | Error::Refused { .. } => 1,
+            Error::Usage(_) => 2,
             Error::Unavailable(_) => 3,
         }
     }
@@ -36,7 +50,10 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Unavailable(msg) => f.write_str(msg),
+            Error::Unavailable(msg) | Error::Usage(msg) => f.write_str(msg),
+            Error::Refused { msg, errno } => {
+                write!(f, "{msg} ({})", io::Error::from_raw_os_error(*errno))
+            }
             Error::Kernel { what, err } => {
                 write!(f, "{what} failed: {err}")?;
                 if let Some(hint) = errno_hint(err.raw_os_error().unwrap_or(0)) {
@@ -97,7 +114,9 @@ impl Ctrl {
             .map_err(|e| open_error(path, &e, Path::new("/sys/module/nitro_ctrl").exists()))
     }
 
-    fn ioctl<T>(&self, what: &'static str, cmd: u32, arg: &mut T) -> Result<(), Error> {
+    /// Issues `cmd` on `arg`; public for the commands that build their own
+    /// argument structs.
+    pub fn ioctl<T>(&self, what: &'static str, cmd: u32, arg: &mut T) -> Result<(), Error> {
         // SAFETY: `arg` is a valid, exclusively borrowed `#[repr(C)]` struct of
         // the size the ABI gives for `cmd`, alive for the whole call.
         let rc = unsafe { libc::ioctl(self.file.as_raw_fd(), cmd as _, arg as *mut T) };
@@ -141,6 +160,57 @@ impl Ctrl {
             // More cards than room (they can register meanwhile): ask again.
             cap = s.ncards as usize;
         }
+    }
+}
+
+/// A struct of the ABI with its `size` set and everything else zero.
+pub fn sized<T: Default + Sized>() -> T {
+    let mut v = T::default();
+    let size = std::mem::size_of::<T>() as u32;
+    // SAFETY: every ABI struct starts with `__u32 size` (the header's rule),
+    // and `v` is at least 4 bytes long and properly aligned for a u32.
+    unsafe { (&mut v as *mut T as *mut u32).write(size) };
+    v
+}
+
+impl Ctrl {
+    /// Runs a list command to the end, `page` entries per call.
+    pub fn list_all<T: Default + Clone>(
+        &self,
+        what: &'static str,
+        cmd: u32,
+        page: u32,
+    ) -> Result<Vec<T>, Error> {
+        let mut all = Vec::new();
+        let mut cursor = 0;
+        loop {
+            let (batch, next, more) = self.list_page::<T>(what, cmd, cursor, page)?;
+            all.extend(batch);
+            if !more {
+                return Ok(all);
+            }
+            cursor = next;
+        }
+    }
+
+    /// One page of a list command: the entries after `cursor`, the cursor
+    /// for the next page, and whether there is one.
+    pub fn list_page<T: Default + Clone>(
+        &self,
+        what: &'static str,
+        cmd: u32,
+        cursor: u64,
+        cap: u32,
+    ) -> Result<(Vec<T>, u64, bool), Error> {
+        let mut buf = vec![T::default(); cap as usize];
+        let mut l: abi::nitro_list = sized();
+        l.entry_size = std::mem::size_of::<T>() as u32;
+        l.cursor = cursor;
+        l.entries = buf.as_mut_ptr() as u64;
+        l.cap = cap;
+        self.ioctl(what, cmd, &mut l)?;
+        buf.truncate(l.count as usize);
+        Ok((buf, l.cursor, l.more != 0))
     }
 }
 

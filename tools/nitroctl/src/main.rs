@@ -6,10 +6,13 @@
 
 mod abi;
 mod device;
+mod objects;
 mod report;
 
-use clap::{Parser, Subcommand};
-use std::{path::PathBuf, process::ExitCode};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use device::{sized, Ctrl, Error};
+use objects::{explain, Kind};
+use std::{net::Ipv4Addr, path::PathBuf, process::ExitCode, time::Duration};
 
 /// Manage a nitro-rs host through its Nitro Controller.
 #[derive(Parser, Debug)]
@@ -32,27 +35,314 @@ pub enum Command {
     Version,
     /// Show the cards on the private bus and the boot gate.
     Status,
+    /// Manage volumes (EBS and instance storage).
+    #[command(subcommand)]
+    Volume(VolumeCmd),
+    /// Manage elastic network interfaces.
+    #[command(subcommand)]
+    Eni(EniCmd),
+    /// Show per-card, per-volume and per-ENI counters (pulled on demand).
+    Metrics {
+        /// Repeat every SECS seconds.
+        #[arg(long, value_name = "SECS")]
+        watch: Option<u64>,
+        /// With --watch: stop after N rounds.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+    },
+    /// Show the audit log of control operations.
+    Audit,
 }
 
-fn run(cli: &Cli) -> Result<String, device::Error> {
-    let ctrl = device::Ctrl::open(&device::device_path(cli.device.clone()))?;
-    Ok(match cli.command {
+/// Volume kinds.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum VolumeKindArg {
+    /// EBS volume.
+    Ebs,
+    /// Instance-storage volume.
+    Instance,
+}
+
+/// Volume commands.
+#[derive(Subcommand, Debug, PartialEq)]
+pub enum VolumeCmd {
+    /// Create a volume.
+    Create {
+        /// EBS or instance storage.
+        #[arg(long, value_enum)]
+        kind: VolumeKindArg,
+        /// Capacity: bytes, or with K, M, G, T.
+        #[arg(long, value_parser = objects::parse_size)]
+        size: u64,
+        /// Logical block size, 512 or 4096.
+        #[arg(long, default_value_t = 4096)]
+        block_size: u32,
+        /// A name, unique on the host.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Delete a volume.
+    Delete(IdArg),
+    /// Attach a volume under a device name (e.g. sdf).
+    Attach {
+        /// vol-...
+        id: String,
+        /// Device name.
+        #[arg(value_name = "DEVICE")]
+        dev: String,
+    },
+    /// Detach a volume.
+    Detach(IdArg),
+    /// List volumes.
+    List,
+    /// Show one volume.
+    Show(IdArg),
+}
+
+/// ENI commands.
+#[derive(Subcommand, Debug, PartialEq)]
+pub enum EniCmd {
+    /// Create an ENI.
+    Create {
+        /// VPC id (1 to 16777215).
+        #[arg(long)]
+        vpc: u32,
+        /// Primary private IPv4 address.
+        #[arg(long)]
+        ip: Ipv4Addr,
+        /// MAC address (default: a locally administered one).
+        #[arg(long, value_parser = objects::parse_mac)]
+        mac: Option<[u8; 6]>,
+        /// A name, unique on the host.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Delete an ENI.
+    Delete(IdArg),
+    /// Attach an ENI (the card names the interface unless IFNAME is given).
+    Attach {
+        /// eni-...
+        id: String,
+        /// Interface name.
+        ifname: Option<String>,
+    },
+    /// Detach an ENI.
+    Detach(IdArg),
+    /// List ENIs.
+    List,
+    /// Show one ENI.
+    Show(IdArg),
+}
+
+/// An object id argument.
+#[derive(Args, Debug, PartialEq)]
+pub struct IdArg {
+    /// vol-... or eni-...
+    id: String,
+}
+
+/// A usage error found after parsing (exit code 2, like clap's).
+fn usage(msg: String) -> Error {
+    Error::Usage(msg)
+}
+
+fn id_of(kind: Kind, s: &str) -> Result<u64, Error> {
+    objects::parse_id(kind.prefix(), s).map_err(usage)
+}
+
+fn out<T: serde::Serialize>(cli: &Cli, v: &T, human: impl FnOnce(&T) -> String) -> String {
+    if cli.json {
+        json(v)
+    } else {
+        human(v)
+    }
+}
+
+/// Delete or detach (`cmd`) of object `id`.
+fn change(ctrl: &Ctrl, kind: Kind, op: &str, cmd: u32, id: &str) -> Result<u64, Error> {
+    let id = id_of(kind, id)?;
+    let mut r: abi::nitro_object_ref = sized();
+    r.id = id;
+    ctrl.ioctl("change", cmd, &mut r)
+        .map_err(|e| explain(ctrl, kind, op, Some(id), e))?;
+    Ok(id)
+}
+
+fn done(cli: &Cli, kind: Kind, id: u64, what: &str) -> String {
+    let id = objects::fmt_id(kind.prefix(), id);
+    if cli.json {
+        json(&serde_json::json!({ "id": id, "result": what }))
+    } else {
+        format!("{id} {what}\n")
+    }
+}
+
+fn volume(cli: &Cli, ctrl: &Ctrl, cmd: &VolumeCmd) -> Result<String, Error> {
+    let k = Kind::Volume;
+    Ok(match cmd {
+        VolumeCmd::Create {
+            kind,
+            size,
+            block_size,
+            name,
+        } => {
+            let mut c: abi::nitro_volume_create = sized();
+            c.kind = match kind {
+                VolumeKindArg::Ebs => abi::NITRO_VOLUME_EBS,
+                VolumeKindArg::Instance => abi::NITRO_VOLUME_INSTANCE,
+            };
+            c.size_bytes = *size;
+            c.block_size = *block_size;
+            objects::put_str(&mut c.name, name, "name").map_err(usage)?;
+            ctrl.ioctl("create", abi::NITRO_IOC_VOLUME_CREATE, &mut c)
+                .map_err(|e| explain(ctrl, k, "create", None, e))?;
+            done(cli, k, c.id, "created")
+        }
+        VolumeCmd::Delete(a) => done(
+            cli,
+            k,
+            change(ctrl, k, "delete", abi::NITRO_IOC_VOLUME_DELETE, &a.id)?,
+            "deleted",
+        ),
+        VolumeCmd::Detach(a) => done(
+            cli,
+            k,
+            change(ctrl, k, "detach", abi::NITRO_IOC_VOLUME_DETACH, &a.id)?,
+            "detached",
+        ),
+        VolumeCmd::Attach { id, dev: device } => {
+            let mut a: abi::nitro_attach = sized();
+            a.id = id_of(k, id)?;
+            objects::put_str(&mut a.device, device, "device name").map_err(usage)?;
+            ctrl.ioctl("attach", abi::NITRO_IOC_VOLUME_ATTACH, &mut a)
+                .map_err(|e| explain(ctrl, k, "attach", Some(a.id), e))?;
+            done(cli, k, a.id, &format!("attached as {device}"))
+        }
+        VolumeCmd::List => {
+            let v: Vec<abi::nitro_volume_info> =
+                ctrl.list_all("NITRO_IOC_VOLUME_LIST", abi::NITRO_IOC_VOLUME_LIST, 1024)?;
+            let v: Vec<_> = v.iter().map(objects::Volume::from_abi).collect();
+            out(cli, &v, |v| objects::volume_table(v))
+        }
+        VolumeCmd::Show(a) => {
+            let mut d: abi::nitro_volume_describe = sized();
+            d.id = id_of(k, &a.id)?;
+            ctrl.ioctl("show", abi::NITRO_IOC_VOLUME_DESCRIBE, &mut d)
+                .map_err(|e| explain(ctrl, k, "show", Some(d.id), e))?;
+            out(cli, &objects::Volume::from_abi(&d.info), objects::show)
+        }
+    })
+}
+
+fn eni(cli: &Cli, ctrl: &Ctrl, cmd: &EniCmd) -> Result<String, Error> {
+    let k = Kind::Eni;
+    Ok(match cmd {
+        EniCmd::Create { vpc, ip, mac, name } => {
+            let mut c: abi::nitro_eni_create = sized();
+            c.vpc = *vpc;
+            c.ipv4 = u32::from(*ip).to_be();
+            c.mac = mac.unwrap_or_default();
+            objects::put_str(&mut c.name, name, "name").map_err(usage)?;
+            ctrl.ioctl("create", abi::NITRO_IOC_ENI_CREATE, &mut c)
+                .map_err(|e| explain(ctrl, k, "create", None, e))?;
+            done(cli, k, c.id, "created")
+        }
+        EniCmd::Delete(a) => done(
+            cli,
+            k,
+            change(ctrl, k, "delete", abi::NITRO_IOC_ENI_DELETE, &a.id)?,
+            "deleted",
+        ),
+        EniCmd::Detach(a) => done(
+            cli,
+            k,
+            change(ctrl, k, "detach", abi::NITRO_IOC_ENI_DETACH, &a.id)?,
+            "detached",
+        ),
+        EniCmd::Attach { id, ifname } => {
+            let mut a: abi::nitro_attach = sized();
+            a.id = id_of(k, id)?;
+            objects::put_str(
+                &mut a.device,
+                ifname.as_deref().unwrap_or(""),
+                "interface name",
+            )
+            .map_err(usage)?;
+            ctrl.ioctl("attach", abi::NITRO_IOC_ENI_ATTACH, &mut a)
+                .map_err(|e| explain(ctrl, k, "attach", Some(a.id), e))?;
+            let name: String = a
+                .device
+                .iter()
+                .take_while(|&&c| c != 0)
+                .map(|&c| c as u8 as char)
+                .collect();
+            done(cli, k, a.id, &format!("attached as {name}"))
+        }
+        EniCmd::List => {
+            let v: Vec<abi::nitro_eni_info> =
+                ctrl.list_all("NITRO_IOC_ENI_LIST", abi::NITRO_IOC_ENI_LIST, 1024)?;
+            let v: Vec<_> = v.iter().map(objects::Eni::from_abi).collect();
+            out(cli, &v, |v| objects::eni_table(v))
+        }
+        EniCmd::Show(a) => {
+            let mut d: abi::nitro_eni_describe = sized();
+            d.id = id_of(k, &a.id)?;
+            ctrl.ioctl("show", abi::NITRO_IOC_ENI_DESCRIBE, &mut d)
+                .map_err(|e| explain(ctrl, k, "show", Some(d.id), e))?;
+            out(cli, &objects::Eni::from_abi(&d.info), objects::show)
+        }
+    })
+}
+
+fn run(cli: &Cli) -> Result<String, Error> {
+    let ctrl = Ctrl::open(&device::device_path(cli.device.clone()))?;
+    Ok(match &cli.command {
         Command::Version => {
             let v = report::Version::from_abi(&ctrl.version()?);
-            if cli.json {
-                json(&v)
-            } else {
-                v.human()
-            }
+            out(cli, &v, report::Version::human)
         }
         Command::Status => {
             let (s, cards) = ctrl.status()?;
-            let st = report::Status::from_abi(&s, &cards);
-            if cli.json {
-                json(&st)
-            } else {
-                st.human()
+            out(
+                cli,
+                &report::Status::from_abi(&s, &cards),
+                report::Status::human,
+            )
+        }
+        Command::Volume(cmd) => volume(cli, &ctrl, cmd)?,
+        Command::Eni(cmd) => eni(cli, &ctrl, cmd)?,
+        Command::Metrics { watch, count } => {
+            let mut round = 0u64;
+            loop {
+                let (s, cards) = ctrl.status()?;
+                let names: Vec<String> = report::Status::from_abi(&s, &cards)
+                    .cards
+                    .into_iter()
+                    .map(|c| c.name)
+                    .collect();
+                let snap = objects::snapshot(&ctrl, &names)?;
+                let text = if cli.json {
+                    serde_json::to_string(&snap).expect("metrics serialize") + "\n"
+                } else {
+                    snap.human()
+                };
+                round += 1;
+                let last = watch.is_none() || count.is_some_and(|c| round >= c);
+                if last {
+                    break text;
+                }
+                print!("{text}");
+                if !cli.json {
+                    println!("--");
+                }
+                std::thread::sleep(Duration::from_secs(watch.unwrap_or(1).max(1)));
             }
+        }
+        Command::Audit => {
+            let v: Vec<abi::nitro_audit_entry> =
+                ctrl.list_all("NITRO_IOC_AUDIT", abi::NITRO_IOC_AUDIT, 1024)?;
+            let v: Vec<_> = v.iter().map(objects::AuditEntry::from_abi).collect();
+            out(cli, &v, |v| objects::audit_table(v))
         }
     })
 }
@@ -89,6 +379,99 @@ mod tests {
         assert_eq!(c.command, Command::Version);
         assert_eq!(c.device.as_deref(), Some(Path::new("/tmp/x")));
         assert!(!c.json);
+    }
+
+    #[test]
+    fn parses_object_commands() {
+        let c = Cli::try_parse_from([
+            "nitroctl", "volume", "create", "--kind", "ebs", "--size", "10G", "--name", "web",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.command,
+            Command::Volume(VolumeCmd::Create {
+                kind: VolumeKindArg::Ebs,
+                size: 10 << 30,
+                block_size: 4096,
+                name: "web".into()
+            })
+        );
+        let c = Cli::try_parse_from([
+            "nitroctl",
+            "volume",
+            "attach",
+            "vol-00000000000000001",
+            "sdf",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.command,
+            Command::Volume(VolumeCmd::Attach {
+                id: "vol-00000000000000001".into(),
+                dev: "sdf".into()
+            })
+        );
+        let c = Cli::try_parse_from([
+            "nitroctl",
+            "eni",
+            "create",
+            "--vpc",
+            "7",
+            "--ip",
+            "10.0.0.5",
+            "--mac",
+            "02:00:00:00:00:01",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.command,
+            Command::Eni(EniCmd::Create {
+                vpc: 7,
+                ip: Ipv4Addr::new(10, 0, 0, 5),
+                mac: Some([2, 0, 0, 0, 0, 1]),
+                name: String::new()
+            })
+        );
+        let c =
+            Cli::try_parse_from(["nitroctl", "eni", "attach", "eni-00000000000000001"]).unwrap();
+        assert_eq!(
+            c.command,
+            Command::Eni(EniCmd::Attach {
+                id: "eni-00000000000000001".into(),
+                ifname: None
+            })
+        );
+        let c = Cli::try_parse_from([
+            "nitroctl", "metrics", "--watch", "2", "--count", "3", "--json",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.command,
+            Command::Metrics {
+                watch: Some(2),
+                count: Some(3)
+            }
+        );
+        for bad in [
+            &[
+                "nitroctl", "volume", "create", "--kind", "gp3", "--size", "1G",
+            ][..],
+            &[
+                "nitroctl", "volume", "create", "--kind", "ebs", "--size", "1Q",
+            ],
+            &["nitroctl", "volume", "create", "--kind", "ebs"],
+            &["nitroctl", "eni", "create", "--vpc", "7", "--ip", "10.0.0"],
+            &[
+                "nitroctl", "eni", "create", "--vpc", "7", "--ip", "10.0.0.1", "--mac", "xx",
+            ],
+            &["nitroctl", "volume", "attach", "vol-1"],
+        ] {
+            assert_eq!(
+                Cli::try_parse_from(bad).unwrap_err().exit_code(),
+                2,
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

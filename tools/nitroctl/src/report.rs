@@ -16,6 +16,12 @@ pub struct Version {
     pub unknown_features: u64,
     /// Most cards the bus holds.
     pub max_cards: u32,
+    /// Most volumes the host holds.
+    pub max_volumes: u32,
+    /// Most ENIs the host holds.
+    pub max_enis: u32,
+    /// Operations the audit log keeps.
+    pub audit_entries: u32,
 }
 
 /// One card in `nitroctl status`.
@@ -46,7 +52,13 @@ pub struct Status {
     pub missing: Vec<&'static str>,
 }
 
-const FEATURES: &[(u64, &str)] = &[(abi::NITRO_FEAT_STATUS as u64, "status")];
+const FEATURES: &[(u64, &str)] = &[
+    (abi::NITRO_FEAT_STATUS as u64, "status"),
+    (abi::NITRO_FEAT_VOLUMES as u64, "volumes"),
+    (abi::NITRO_FEAT_ENIS as u64, "enis"),
+    (abi::NITRO_FEAT_METRICS as u64, "metrics"),
+    (abi::NITRO_FEAT_AUDIT as u64, "audit"),
+];
 
 /// Name of a card kind.
 pub fn kind_name(kind: u32) -> &'static str {
@@ -94,13 +106,16 @@ impl Version {
                 .collect(),
             unknown_features: v.features & !known,
             max_cards: v.max_cards,
+            max_volumes: v.max_volumes,
+            max_enis: v.max_enis,
+            audit_entries: v.audit_entries,
         }
     }
 
     /// Human-readable form.
     pub fn human(&self) -> String {
         let mut s = format!(
-            "controller ABI {} (nitroctl built for ABI {})\nfeatures: {}\nmax cards: {}\n",
+            "controller ABI {} (nitroctl built for ABI {})\nfeatures: {}\nlimits: {} cards, {} volumes, {} ENIs; audit log of {} operations\n",
             self.abi_version,
             self.nitroctl_abi_version,
             if self.features.is_empty() {
@@ -108,7 +123,10 @@ impl Version {
             } else {
                 self.features.join(", ")
             },
-            self.max_cards
+            self.max_cards,
+            self.max_volumes,
+            self.max_enis,
+            self.audit_entries
         );
         if self.unknown_features != 0 {
             s.push_str(&format!(
@@ -185,6 +203,9 @@ impl Status {
         out
     }
 }
+
+/// Rows of a table with `N` columns.
+pub type Rows<const N: usize> = Vec<[String; N]>;
 
 /// Renders rows under headers, columns padded to their widest cell.
 pub fn table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) -> String {
