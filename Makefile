@@ -63,7 +63,7 @@ lint:
 	$(MAKE) fmt FMTFLAGS=--check
 
 fmt:
-	rustfmt --edition 2021 $(FMTFLAGS) $(filter-out %_generated.rs,$(wildcard $(TOP)/drivers/*/*.rs))
+	rustfmt --edition 2021 $(FMTFLAGS) $(filter-out %_generated.rs,$(wildcard $(TOP)/drivers/*/*.rs $(TOP)/selftests/*/*.rs))
 	cd $(TOP)/tools/nitroctl && cargo fmt $(if $(FMTFLAGS),-- $(FMTFLAGS))
 
 vm: all

@@ -57,9 +57,13 @@ static void test_version(void)
 
 	ksft_test_result(rc == 0 && v.size == sizeof(v) &&
 			 v.abi_version == NITRO_ABI_VERSION &&
-			 (v.features & NITRO_FEAT_STATUS) && v.max_cards >= 4,
-			 "version: abi %u, features %#llx, max_cards %u\n",
-			 v.abi_version, (unsigned long long)v.features, v.max_cards);
+			 v.features == (NITRO_FEAT_STATUS | NITRO_FEAT_VOLUMES | NITRO_FEAT_ENIS |
+					NITRO_FEAT_METRICS | NITRO_FEAT_AUDIT) &&
+			 v.max_cards >= 4 && v.max_volumes == 16384 && v.max_enis == 4096 &&
+			 v.audit_entries == 1024,
+			 "version: abi %u, features %#llx, max_cards %u, max_volumes %u, max_enis %u, audit %u\n",
+			 v.abi_version, (unsigned long long)v.features, v.max_cards, v.max_volumes,
+			 v.max_enis, v.audit_entries);
 }
 
 static void test_version_sizes(void)
@@ -101,9 +105,9 @@ static void test_version_sizes(void)
 
 	memset(&v, 0, sizeof(v));
 	v.size = sizeof(v);
-	v.reserved = 1;
+	v.max_cards = 1;
 	rc_res = xioctl(fd, NITRO_IOC_VERSION, &v);
-	ksft_test_result(rc_res == -EINVAL, "version: non-zero reserved gives EINVAL (%d)\n", rc_res);
+	ksft_test_result(rc_res == -EINVAL, "version: an output field set on input gives EINVAL (%d)\n", rc_res);
 }
 
 static void test_bad_pointers(void)
