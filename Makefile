@@ -7,6 +7,7 @@
 #   make vm RUN=cmd   run one command there and exit with its status
 #   make check        host tests, lint, then every selftest in the VM
 #   make lint         W=1, CLIPPY=1 and rustfmt on everything
+#   make bench        benchmarks, on the non-debug kernel (not a test)
 #   make clean
 #
 # Without KDIR, everything runs inside the dev root (tools/devroot.sh) against
@@ -35,7 +36,7 @@ NITROCTL := $(TOP)/tools/nitroctl/target/release/nitroctl
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) LLVM=$(LLVM)
 
 .DEFAULT_GOAL := all
-.PHONY: all modules nitroctl selftests samples host-test lint fmt vm check clean
+.PHONY: all modules nitroctl selftests samples host-test lint fmt vm check bench clean
 
 all: modules nitroctl selftests samples
 
@@ -71,6 +72,19 @@ vm: all
 
 check: host-test lint all
 	$(TOP)/tools/vm.sh $(KDIR) check
+
+# Benchmarks run on the non-debug kernel (tools/kernel.sh ... bench), so the
+# modules are built again, against it, in a copy of the tree (an M= build
+# writes next to its sources).
+BENCH_TREE := $(TOP)/build/bench
+bench: nitroctl
+	rm -rf $(BENCH_TREE) && mkdir -p $(BENCH_TREE)
+	tar -C $(TOP) --exclude=./build --exclude=./tools/nitroctl/target --exclude=./.git \
+		--exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' -cf - . | tar -C $(BENCH_TREE) -xf -
+	$(MAKE) -C $(BENCH_TREE) KDIR=$$($(TOP)/tools/kernel.sh path bench) LLVM=$(LLVM) modules
+	$(MAKE) -C $(BENCH_TREE)/tools/bench
+	$(BENCH_TREE)/tools/vm.sh $$($(TOP)/tools/kernel.sh path bench) \
+		run 'NITROCTL=$(NITROCTL) $(BENCH_TREE)/tools/bench/run.sh' | tee $(TOP)/build/bench.log
 
 clean:
 	$(KMAKE) clean
