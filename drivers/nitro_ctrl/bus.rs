@@ -14,7 +14,7 @@
 //! entry off the bus (no new calls) and then waits until none is in flight.
 //! Only then are the card's objects marked lost in the registry.
 
-use crate::{registry, uapi};
+use crate::{gate, registry, uapi};
 use kernel::{
     prelude::*,
     sync::Arc,
@@ -202,6 +202,25 @@ pub struct Metrics {
     pub drops: u64,
 }
 
+/// Length of a SHA-384 digest.
+pub const SHA384_LEN: usize = uapi::NITRO_SHA384_LEN as usize;
+
+/// Number of extend registers of the security chip.
+pub const FW_REGISTERS: usize = uapi::NITRO_FW_REGISTERS as usize;
+
+/// One entry of the security chip's measurement log.
+#[derive(Clone, Copy)]
+pub struct Measurement {
+    /// What was measured ("bios-rom", "acpi/DSDT", "smbios/DMI", ...).
+    pub component: Tag,
+    /// Bytes measured.
+    pub size: u64,
+    /// The register it was extended into.
+    pub reg: u32,
+    /// SHA-384 of the bytes.
+    pub digest: [u8; SHA384_LEN],
+}
+
 /// What a card does for the controller. Implemented by each card module.
 pub trait Card: Send + Sync {
     /// How many objects (volumes, ENIs, measurements) the card holds now.
@@ -223,6 +242,16 @@ pub trait Card: Send + Sync {
     /// Counters of the whole card.
     fn totals(&self) -> Metrics {
         Metrics::default()
+    }
+
+    /// The security chip's measurement log (other cards have none).
+    fn measurements(&self) -> Result<KVec<Measurement>> {
+        Ok(KVec::new())
+    }
+
+    /// The security chip's extend registers.
+    fn registers(&self) -> [[u8; SHA384_LEN]; FW_REGISTERS] {
+        [[0; SHA384_LEN]; FW_REGISTERS]
     }
 }
 
@@ -306,6 +335,10 @@ pub fn register(kind: CardKind, name: &str, card: Arc<dyn Card>) -> Result<Regis
     let (what, _) = kind.describe();
     pr_info!("card {} ({}) registered\n", name, what);
     report_missing(&bus);
+    drop(bus);
+    if kind == CardKind::Security {
+        gate::chip_arrived(id);
+    }
     Ok(Registration { id })
 }
 
@@ -323,6 +356,9 @@ impl Drop for Registration {
         };
         let Ok(entry) = entry else { return };
         pr_info!("card {} left the bus\n", entry.name());
+        if entry.kind == CardKind::Security {
+            gate::chip_left(self.id);
+        }
         // Wait for calls already in flight: the card module's code must stay
         // until they return. Unloading is rare, calls are short: poll.
         while DRAINING
@@ -394,6 +430,16 @@ impl CardHandle {
     /// Asks how many objects the card holds.
     pub(crate) fn objects(&self) -> u32 {
         self.card.objects()
+    }
+
+    /// Asks for the measurement log (security chip).
+    pub(crate) fn measurements(&self) -> Result<KVec<Measurement>> {
+        self.card.measurements()
+    }
+
+    /// Asks for the extend registers (security chip).
+    pub(crate) fn registers(&self) -> [[u8; SHA384_LEN]; FW_REGISTERS] {
+        self.card.registers()
     }
 }
 

@@ -7,8 +7,8 @@
 use crate::{
     abi_rules::{all_zero, fill_name, missing_kinds, IoctlCmd},
     audit,
-    bus::{self, CardKind, DevName, EniSpec, Tag, VolumeKind, VolumeSpec},
-    kapi,
+    bus::{self, CardKind, DevName, EniSpec, Tag, VolumeKind, VolumeSpec, SHA384_LEN},
+    gate, kapi,
     registry::{self, Obj},
     state::{self, Op},
     uapi,
@@ -38,6 +38,9 @@ extensible! {
     nitro_eni_describe = NITRO_ENI_DESCRIBE_SIZE_VER0,
     nitro_list = NITRO_LIST_SIZE_VER0,
     nitro_metrics = NITRO_METRICS_SIZE_VER0,
+    nitro_firmware_status = NITRO_FIRMWARE_STATUS_SIZE_VER0,
+    nitro_firmware_allow = NITRO_FIRMWARE_ALLOW_SIZE_VER0,
+    nitro_firmware_update = NITRO_FIRMWARE_UPDATE_SIZE_VER0,
 }
 
 /// A command handler. Audited handlers also give the object concerned.
@@ -87,6 +90,19 @@ const COMMANDS: &[(u32, Handler)] = &[
     (uapi::NITRO_IOC_ENI_LIST, Handler::Plain(eni_list)),
     (uapi::NITRO_IOC_METRICS, Handler::Plain(metrics)),
     (uapi::NITRO_IOC_AUDIT, Handler::Plain(audit_list)),
+    (
+        uapi::NITRO_IOC_FIRMWARE_STATUS,
+        Handler::Plain(firmware_status),
+    ),
+    (uapi::NITRO_IOC_FIRMWARE_LOG, Handler::Plain(firmware_log)),
+    (
+        uapi::NITRO_IOC_FIRMWARE_ALLOW,
+        Handler::Audited(firmware_allow),
+    ),
+    (
+        uapi::NITRO_IOC_FIRMWARE_UPDATE,
+        Handler::Audited(firmware_update),
+    ),
 ];
 
 /// Handles one ioctl. Privilege is checked before the command is even
@@ -141,7 +157,8 @@ fn version(arg: usize) -> Result {
             | uapi::NITRO_FEAT_VOLUMES
             | uapi::NITRO_FEAT_ENIS
             | uapi::NITRO_FEAT_METRICS
-            | uapi::NITRO_FEAT_AUDIT,
+            | uapi::NITRO_FEAT_AUDIT
+            | uapi::NITRO_FEAT_FIRMWARE,
     );
     v.val.max_cards = bus::MAX_CARDS as u32;
     v.val.max_volumes = max_volumes as u32;
@@ -172,12 +189,7 @@ fn status(arg: usize) -> Result {
         fill_name(&mut info.name, name);
         write_element(s.val.cards, i as u32, s.val.card_size, min, &info)?;
     }
-    let has_chip = cards.iter().any(|c| c.kind == CardKind::Security);
-    s.val.gate = if has_chip {
-        uapi::NITRO_GATE_CLOSED
-    } else {
-        uapi::NITRO_GATE_NO_CHIP
-    };
+    s.val.gate = gate::state();
     s.val.ncards = cards.len() as u32;
     s.val.missing = missing_kinds(cards.iter().map(|c| c.kind as u32), uapi::NITRO_CARD_VPC);
     s.write_back()
@@ -458,4 +470,105 @@ fn metrics(arg: usize) -> Result {
     v.failures = failures;
     v.objects = objects;
     m.write_back()
+}
+
+/// `NITRO_IOC_FIRMWARE_STATUS`.
+fn firmware_status(arg: usize) -> Result {
+    let mut f = InOut::<uapi::nitro_firmware_status>::read(arg)?;
+    ensure(all_zero(&f.val.as_bytes()[4..]))?;
+    let (state, allowlist, writes, failed) = gate::status();
+    let v = &mut f.val;
+    v.gate = state;
+    v.allowlist = allowlist as u32;
+    v.write_attempts = writes;
+    v.failed = *failed.raw();
+    v.alg = uapi::NITRO_HASH_SHA384;
+    v.nregs = uapi::NITRO_FW_REGISTERS;
+    if let Ok(chip) = bus::card_for(CardKind::Security) {
+        v.measurements = chip.measurements()?.len() as u32;
+        for (dst, src) in v.regs.iter_mut().zip(chip.registers().iter()) {
+            dst[..SHA384_LEN].copy_from_slice(src);
+        }
+    }
+    f.write_back()
+}
+
+/// `NITRO_IOC_FIRMWARE_LOG`.
+fn firmware_log(arg: usize) -> Result {
+    list(arg, uapi::NITRO_MEASUREMENT_SIZE_VER0, |after, cap| {
+        let log = match bus::card_for(CardKind::Security) {
+            Ok(chip) => chip.measurements()?,
+            Err(_) => KVec::new(),
+        };
+        let start = usize::try_from(after).unwrap_or(usize::MAX);
+        let mut out = KVVec::with_capacity(cap.min(log.len()), GFP_KERNEL)?;
+        for (i, m) in log.iter().enumerate().skip(start).take(cap) {
+            let mut e = uapi::nitro_measurement {
+                index: i as u32,
+                alg: uapi::NITRO_HASH_SHA384,
+                size_bytes: m.size,
+                component: *m.component.raw(),
+                reg: m.reg,
+                digest_len: SHA384_LEN as u32,
+                ..Default::default()
+            };
+            e.digest[..SHA384_LEN].copy_from_slice(&m.digest);
+            out.push((i as u64 + 1, e), GFP_KERNEL)?;
+        }
+        let more = start.saturating_add(cap) < log.len();
+        Ok((out, more))
+    })
+}
+
+/// Bytes allowed in a firmware component name: a name byte or `/`.
+fn component_byte(b: u8) -> bool {
+    state::name_byte(b) || b == b'/'
+}
+
+/// `NITRO_IOC_FIRMWARE_ALLOW`: audited with object id 0.
+fn firmware_allow(arg: usize) -> (u64, Result) {
+    let r = (|| -> Result {
+        let mut a = InOut::<uapi::nitro_firmware_allow>::read(arg)?;
+        ensure(a.val.gate == 0 && all_zero(&a.val.failed))?;
+        ensure(a.val.count <= uapi::NITRO_ALLOW_MAX)?;
+        ensure(a.val.entries != 0 || a.val.count == 0)?;
+        let list = read_allowlist(a.val.entries, a.val.count, a.val.entry_size)?;
+        a.probe_writable()?;
+        let (state, failed) = gate::allow(list)?;
+        a.val.gate = state;
+        a.val.failed = *failed.raw();
+        a.write_back()
+    })();
+    (0, r)
+}
+
+/// Reads and checks an allowlist from userspace.
+fn read_allowlist(base: u64, count: u32, esize: u32) -> Result<KVec<gate::Allowed>> {
+    let mut list = KVec::with_capacity(count as usize, GFP_KERNEL)?;
+    for i in 0..count {
+        let e: uapi::nitro_allow_entry =
+            crate::user::read_element(base, i, esize, uapi::NITRO_ALLOW_ENTRY_SIZE_VER0 as usize)?;
+        ensure(e.alg == uapi::NITRO_HASH_SHA384)?;
+        ensure(e.digest_len == uapi::NITRO_SHA384_LEN)?;
+        ensure(all_zero(&e.digest[SHA384_LEN..]))?;
+        let component = field(&e.component, component_byte)?;
+        ensure(!component.is_empty())?;
+        if list
+            .iter()
+            .any(|a: &gate::Allowed| a.component == component)
+        {
+            return Err(EEXIST);
+        }
+        let mut digest = [0u8; SHA384_LEN];
+        digest.copy_from_slice(&e.digest[..SHA384_LEN]);
+        list.push(gate::Allowed { component, digest }, GFP_KERNEL)?;
+    }
+    Ok(list)
+}
+
+/// `NITRO_IOC_FIRMWARE_UPDATE`: the security chip denies every firmware
+/// write. There is no code path that writes firmware: the request is
+/// counted, logged and refused, whatever it contains.
+fn firmware_update(_arg: usize) -> (u64, Result) {
+    (0, Err(gate::write_refused("the update ioctl")))
 }

@@ -14,6 +14,7 @@
 pub mod abi_rules;
 mod audit;
 pub mod bus;
+pub mod gate;
 mod ioctl;
 mod kapi;
 mod registry;
@@ -63,6 +64,7 @@ impl Setup {
         let max_volumes = limit(module_parameters::max_volumes.value(), "max_volumes")?;
         let max_enis = limit(module_parameters::max_enis.value(), "max_enis")?;
         bus::init();
+        gate::init();
         registry::init(max_volumes, max_enis);
         audit::init()?;
         pr_info!(
@@ -104,6 +106,7 @@ impl PinnedDrop for NitroCtrl {
         // The statics outlive the module: free what they hold.
         registry::clear();
         audit::clear();
+        gate::clear();
         bus::clear();
     }
 }

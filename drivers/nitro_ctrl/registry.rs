@@ -12,7 +12,7 @@
 
 use crate::{
     bus::{self, CardHandle, CardKind, DevName, EniSpec, Request, Tag, VolumeSpec},
-    kapi,
+    gate, kapi,
     state::{self, Op, Refusal, State},
 };
 use kernel::{prelude::*, rbtree::RBTree};
@@ -236,6 +236,7 @@ impl Spec for EniSpec {
 /// Creates an object: records it as creating, asks its card, records the
 /// answer. Gives the new id.
 pub(crate) fn create<S: Spec>(mut spec: S) -> Result<u64> {
+    gate::check("a create")?;
     let card = bus::card_for(spec.card_kind())?;
     S::with_table(|t| -> Result {
         if t.len >= t.max {
@@ -294,6 +295,9 @@ pub(crate) fn create<S: Spec>(mut spec: S) -> Result<u64> {
 /// Attaches, detaches or deletes object `id` (`device`: the attachment
 /// name, for attach). Gives the attachment name used, for attach.
 pub(crate) fn change<S: Spec>(id: u64, op: Op, device: DevName) -> Result<DevName> {
+    if op == Op::Attach {
+        gate::check("an attach")?;
+    }
     let (spec, begin, card_id) = S::with_table(|t| -> Result<_> {
         let obj = *t.get_mut(id)?;
         let begin = state::begin(obj.state, op)?;

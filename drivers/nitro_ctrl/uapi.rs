@@ -49,4 +49,9 @@ abi_struct! {
     nitro_list = NITRO_LIST_SIZE_VER0,
     nitro_metrics = NITRO_METRICS_SIZE_VER0,
     nitro_audit_entry = NITRO_AUDIT_ENTRY_SIZE_VER0,
+    nitro_measurement = NITRO_MEASUREMENT_SIZE_VER0,
+    nitro_firmware_status = NITRO_FIRMWARE_STATUS_SIZE_VER0,
+    nitro_allow_entry = NITRO_ALLOW_ENTRY_SIZE_VER0,
+    nitro_firmware_allow = NITRO_FIRMWARE_ALLOW_SIZE_VER0,
+    nitro_firmware_update = NITRO_FIRMWARE_UPDATE_SIZE_VER0,
 }

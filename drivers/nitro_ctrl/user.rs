@@ -48,19 +48,7 @@ impl<T: Extensible> InOut<T> {
             .read()?;
         let ksize = core::mem::size_of::<T>();
         let plan = plan_struct(usize, T::MIN, ksize)?;
-        let mut reader = UserSlice::new(UserPtr::from_addr(addr), usize as usize).reader();
-        let mut val = T::default();
-        reader.read_slice(&mut val.as_bytes_mut()[..plan.copy])?;
-        let mut left = plan.tail;
-        let mut chunk = [0u8; 64];
-        while left > 0 {
-            let n = left.min(chunk.len());
-            reader.read_slice(&mut chunk[..n])?;
-            if !all_zero(&chunk[..n]) {
-                return Err(E2BIG);
-            }
-            left -= n;
-        }
+        let val = read_prefix(addr, plan.copy, plan.tail)?;
         Ok(Self { val, addr, usize })
     }
 
@@ -110,4 +98,45 @@ pub(crate) fn write_element<T: AsBytes>(
         left -= n;
     }
     Ok(())
+}
+
+/// Reads element `index` of a user array of `esize`-byte elements at `base`
+/// (0 means the kernel's size). Bytes past the kernel's element must be
+/// zero (`E2BIG`); elements smaller than `min` are `EINVAL`.
+pub(crate) fn read_element<T: FromBytes + AsBytes + Default>(
+    base: u64,
+    index: u32,
+    esize: u32,
+    min: usize,
+) -> Result<T> {
+    let ksize = core::mem::size_of::<T>();
+    let esize = if esize == 0 { ksize as u32 } else { esize };
+    let plan = plan_struct(esize, min, ksize)?;
+    let addr = element_addr(base, index, esize).ok_or(EFAULT)?;
+    let addr = usize::try_from(addr).map_err(|_| EFAULT)?;
+    read_prefix(addr, plan.copy, plan.tail)
+}
+
+/// Reads `copy` bytes of a `T` from user address `addr`, then checks that
+/// the `tail` bytes after them (what the caller's version has and the
+/// kernel's does not) are zero: `E2BIG` if not.
+fn read_prefix<T: FromBytes + AsBytes + Default>(
+    addr: usize,
+    copy: usize,
+    tail: usize,
+) -> Result<T> {
+    let mut reader = UserSlice::new(UserPtr::from_addr(addr), copy + tail).reader();
+    let mut val = T::default();
+    reader.read_slice(&mut val.as_bytes_mut()[..copy])?;
+    let mut left = tail;
+    let mut chunk = [0u8; 64];
+    while left > 0 {
+        let n = left.min(chunk.len());
+        reader.read_slice(&mut chunk[..n])?;
+        if !all_zero(&chunk[..n]) {
+            return Err(E2BIG);
+        }
+        left -= n;
+    }
+    Ok(val)
 }

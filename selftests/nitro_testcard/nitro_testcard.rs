@@ -99,6 +99,12 @@ impl Card for TestCard {
         if is_volume == (self.kind == CardKind::Vpc) {
             return Err(violation("request for another kind of card", id));
         }
+        if (step == b"create" || step == b"attach") && !nitro_ctrl::gate::is_open() {
+            return Err(violation(
+                "provisioning forwarded with the boot gate closed",
+                id,
+            ));
+        }
         if inject(name, step) {
             return Err(EIO);
         }

@@ -46,6 +46,8 @@ enum nitro_feature {
 	NITRO_FEAT_METRICS = 1 << 3,
 	/* NITRO_IOC_AUDIT. */
 	NITRO_FEAT_AUDIT = 1 << 4,
+	/* NITRO_IOC_FIRMWARE_*: measured boot, allowlist, write-deny. */
+	NITRO_FEAT_FIRMWARE = 1 << 5,
 };
 
 /* What kind of card a bus member is. */
@@ -431,6 +433,119 @@ struct nitro_audit_entry {
 	__u64 id;
 };
 
+/*
+ * Firmware measurement (the security chip, nitro_sec). Each component of
+ * the host's firmware is hashed into an append-only log and extended into
+ * one of NITRO_FW_REGISTERS registers: new = H(old || digest), from zero.
+ * Register 0: the BIOS ROM; 1: the ACPI tables; 2: the SMBIOS tables.
+ */
+#define NITRO_HASH_SHA384 1
+#define NITRO_SHA384_LEN 48
+#define NITRO_DIGEST_MAX 64
+#define NITRO_FW_REGISTERS 3
+/* Most entries an allowlist holds. */
+#define NITRO_ALLOW_MAX 256
+
+/**
+ * struct nitro_measurement - one entry of the measurement log, as
+ * NITRO_IOC_FIRMWARE_LOG lists them (list cursor: @index + 1)
+ * @index: position in the log, from 0
+ * @alg: NITRO_HASH_SHA384
+ * @size_bytes: bytes measured
+ * @component: what was measured: "bios-rom", "acpi/<table>" (named as in
+ *	/sys/firmware/acpi/tables), "smbios/smbios_entry_point", "smbios/DMI"
+ *	(as in /sys/firmware/dmi/tables)
+ * @reg: the register it was extended into
+ * @digest_len: 48
+ * @digest: the digest, zero-padded
+ */
+struct nitro_measurement {
+	__u32 index;
+	__u32 alg;
+	__u64 size_bytes;
+	char component[NITRO_TAG_LEN];
+	__u32 reg;
+	__u32 digest_len;
+	__u8 digest[NITRO_DIGEST_MAX];
+};
+
+/**
+ * struct nitro_firmware_status - argument of NITRO_IOC_FIRMWARE_STATUS
+ * @size: see the conventions at the top
+ * @gate: out: enum nitro_gate_state
+ * @measurements: out: entries in the measurement log (0 without a chip)
+ * @allowlist: out: entries in the allowlist
+ * @write_attempts: out: firmware writes refused since the chip registered
+ *	(NITRO_IOC_FIRMWARE_UPDATE and writes to the firmware store /dev/nitro_fw)
+ * @failed: out: when quarantined, the first component that did not match
+ * @alg: out: NITRO_HASH_SHA384
+ * @nregs: out: NITRO_FW_REGISTERS
+ * @regs: out: the extend registers (48 bytes used each)
+ */
+struct nitro_firmware_status {
+	__u32 size;
+	__u32 gate;
+	__u32 measurements;
+	__u32 allowlist;
+	__u64 write_attempts;
+	char failed[NITRO_TAG_LEN];
+	__u32 alg;
+	__u32 nregs;
+	__u8 regs[NITRO_FW_REGISTERS][NITRO_DIGEST_MAX];
+};
+
+/**
+ * struct nitro_allow_entry - one known-good digest
+ * @alg: NITRO_HASH_SHA384 (anything else: EINVAL)
+ * @digest_len: 48 (anything else: EINVAL)
+ * @component: the component it vouches for (unique in the list: EEXIST)
+ * @digest: the digest, zero-padded
+ */
+struct nitro_allow_entry {
+	__u32 alg;
+	__u32 digest_len;
+	char component[NITRO_TAG_LEN];
+	__u8 digest[NITRO_DIGEST_MAX];
+};
+
+/**
+ * struct nitro_firmware_allow - argument of NITRO_IOC_FIRMWARE_ALLOW: sets
+ * the allowlist and verifies the current measurements against it
+ * @size: see the conventions at the top
+ * @count: in: entries, 0 to NITRO_ALLOW_MAX (0: an empty list)
+ * @entries: in: user pointer to @count entries of @entry_size bytes
+ * @entry_size: in: sizeof(struct nitro_allow_entry) of the caller (0: the
+ *	kernel's); bytes past the kernel's must be zero
+ * @gate: out: the gate after verification: open, or quarantined
+ * @failed: out: when quarantined, the first component that did not match
+ */
+struct nitro_firmware_allow {
+	__u32 size;
+	__u32 count;
+	__u64 entries;
+	__u32 entry_size;
+	__u32 gate;
+	char failed[NITRO_TAG_LEN];
+};
+
+/**
+ * struct nitro_firmware_update - argument of NITRO_IOC_FIRMWARE_UPDATE, a
+ * request to write firmware. The security chip denies every one: EPERM,
+ * counted and written to the audit log. Nothing is ever written.
+ * @size: see the conventions at the top
+ * @reserved: zero
+ * @component: what the caller wanted to write
+ * @data: user pointer to the image (never read)
+ * @len: its length
+ */
+struct nitro_firmware_update {
+	__u32 size;
+	__u32 reserved;
+	char component[NITRO_TAG_LEN];
+	__u64 data;
+	__u64 len;
+};
+
 #define NITRO_IOC_VERSION _IOWR(NITRO_IOCTL_TYPE, 0x00, struct nitro_version)
 #define NITRO_IOC_STATUS _IOWR(NITRO_IOCTL_TYPE, 0x01, struct nitro_status)
 #define NITRO_IOC_VOLUME_CREATE _IOWR(NITRO_IOCTL_TYPE, 0x10, struct nitro_volume_create)
@@ -447,6 +562,10 @@ struct nitro_audit_entry {
 #define NITRO_IOC_ENI_LIST _IOWR(NITRO_IOCTL_TYPE, 0x25, struct nitro_list)
 #define NITRO_IOC_METRICS _IOWR(NITRO_IOCTL_TYPE, 0x30, struct nitro_metrics)
 #define NITRO_IOC_AUDIT _IOWR(NITRO_IOCTL_TYPE, 0x31, struct nitro_list)
+#define NITRO_IOC_FIRMWARE_STATUS _IOWR(NITRO_IOCTL_TYPE, 0x40, struct nitro_firmware_status)
+#define NITRO_IOC_FIRMWARE_LOG _IOWR(NITRO_IOCTL_TYPE, 0x41, struct nitro_list)
+#define NITRO_IOC_FIRMWARE_ALLOW _IOWR(NITRO_IOCTL_TYPE, 0x42, struct nitro_firmware_allow)
+#define NITRO_IOC_FIRMWARE_UPDATE _IOWR(NITRO_IOCTL_TYPE, 0x43, struct nitro_firmware_update)
 
 /* First published sizes, the smallest the kernel accepts. */
 #define NITRO_VERSION_SIZE_VER0 32
@@ -463,5 +582,10 @@ struct nitro_audit_entry {
 #define NITRO_LIST_SIZE_VER0 40
 #define NITRO_METRICS_SIZE_VER0 128
 #define NITRO_AUDIT_ENTRY_SIZE_VER0 40
+#define NITRO_MEASUREMENT_SIZE_VER0 120
+#define NITRO_FIRMWARE_STATUS_SIZE_VER0 256
+#define NITRO_ALLOW_ENTRY_SIZE_VER0 104
+#define NITRO_FIRMWARE_ALLOW_SIZE_VER0 56
+#define NITRO_FIRMWARE_UPDATE_SIZE_VER0 56
 
 #endif /* _UAPI_LINUX_NITRO_H */
