@@ -130,6 +130,13 @@ impl Ctrl {
         }
     }
 
+    /// Whether the caller may use the controller at all: tells an `EPERM`
+    /// that refuses a request apart from the `EPERM` of a missing
+    /// CAP_SYS_ADMIN (which every ioctl gets, `VERSION` included).
+    pub fn privileged(&self) -> bool {
+        self.version().is_ok()
+    }
+
     /// `NITRO_IOC_VERSION`.
     pub fn version(&self) -> Result<abi::nitro_version, Error> {
         let mut v = abi::nitro_version {

@@ -6,6 +6,7 @@
 
 mod abi;
 mod device;
+mod firmware;
 mod objects;
 mod report;
 
@@ -52,6 +53,33 @@ pub enum Command {
     },
     /// Show the audit log of control operations.
     Audit,
+    /// The security chip: measurements, allowlist, boot gate.
+    #[command(subcommand)]
+    Firmware(FirmwareCmd),
+}
+
+/// Firmware commands.
+#[derive(Subcommand, Debug, PartialEq)]
+pub enum FirmwareCmd {
+    /// Show the measurement log, the registers and the boot gate.
+    Show {
+        /// Print the log as an allowlist file instead (sha384sum format).
+        #[arg(long)]
+        allowlist: bool,
+    },
+    /// Set the allowlist of known-good digests from FILE and verify.
+    Allow {
+        /// Lines of '[sha384:]HEX COMPONENT'; '-' for standard input.
+        file: PathBuf,
+    },
+    /// Ask to write firmware (the security chip always refuses).
+    Update {
+        /// Component to write.
+        #[arg(long, default_value = "bios-rom")]
+        component: String,
+        /// The image.
+        file: PathBuf,
+    },
 }
 
 /// Volume kinds.
@@ -294,6 +322,46 @@ fn eni(cli: &Cli, ctrl: &Ctrl, cmd: &EniCmd) -> Result<String, Error> {
     })
 }
 
+fn firmware_cmd(cli: &Cli, ctrl: &Ctrl, cmd: &FirmwareCmd) -> Result<String, Error> {
+    Ok(match cmd {
+        FirmwareCmd::Show { allowlist } => {
+            let f = firmware::read(ctrl)?;
+            if *allowlist {
+                f.allowlist()
+            } else {
+                out(cli, &f, firmware::Firmware::human)
+            }
+        }
+        FirmwareCmd::Allow { file } => {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(file)
+            }
+            .map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
+            let mut entries = firmware::parse_allowlist(&text).map_err(usage)?;
+            let (gate, failed) = firmware::allow(ctrl, &mut entries)?;
+            if gate == abi::NITRO_GATE_OPEN {
+                format!("boot gate: open ({} allowlist entries)\n", entries.len())
+            } else {
+                return Err(Error::Refused {
+                    msg: format!(
+                        "host quarantined: firmware component {failed} does not match the allowlist; \
+                         the cards stay held back until nitro_sec is reloaded"
+                    ),
+                    errno: libc::EACCES,
+                });
+            }
+        }
+        FirmwareCmd::Update { component, file } => {
+            let mut image = std::fs::read(file)
+                .map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
+            firmware::update(ctrl, component, &mut image)?;
+            "firmware updated\n".into()
+        }
+    })
+}
+
 fn run(cli: &Cli) -> Result<String, Error> {
     let ctrl = Ctrl::open(&device::device_path(cli.device.clone()))?;
     Ok(match &cli.command {
@@ -338,6 +406,7 @@ fn run(cli: &Cli) -> Result<String, Error> {
                 std::thread::sleep(Duration::from_secs(watch.unwrap_or(1).max(1)));
             }
         }
+        Command::Firmware(cmd) => firmware_cmd(cli, &ctrl, cmd)?,
         Command::Audit => {
             let v: Vec<abi::nitro_audit_entry> =
                 ctrl.list_all("NITRO_IOC_AUDIT", abi::NITRO_IOC_AUDIT, 1024)?;

@@ -344,6 +344,9 @@ pub fn explain(ctrl: &Ctrl, kind: Kind, op: &str, id: Option<u64>, err: Error) -
         ),
         (libc::ENODEV, _) => format!("the card of {who} left the bus; only delete works on it now"),
         (libc::EOPNOTSUPP, _) => format!("the card does not implement {noun}s yet"),
+        (libc::EACCES, _) => "the boot gate is closed: the firmware has not been verified \
+             (see `nitroctl firmware show`, then `nitroctl firmware allow`)"
+            .to_string(),
         (libc::EIO, _) => format!("the card refused to {op} {who}"),
         (libc::EINVAL, _) => format!("the controller rejected the arguments to {op} {who}"),
         _ => return err,
@@ -584,6 +587,8 @@ pub fn op_name(nr: u32) -> &'static str {
         0x21 => "eni-delete",
         0x22 => "eni-attach",
         0x23 => "eni-detach",
+        0x42 => "firmware-allow",
+        0x43 => "firmware-update",
         _ => "unknown",
     }
 }
@@ -604,6 +609,7 @@ pub fn errno_name(e: i32) -> String {
         libc::ENOSPC => "ENOSPC",
         libc::EOPNOTSUPP => "EOPNOTSUPP",
         libc::EPROTO => "EPROTO",
+        libc::EACCES => "EACCES",
         _ => return format!("errno {e}"),
     };
     name.to_string()

@@ -58,6 +58,7 @@ const FEATURES: &[(u64, &str)] = &[
     (abi::NITRO_FEAT_ENIS as u64, "enis"),
     (abi::NITRO_FEAT_METRICS as u64, "metrics"),
     (abi::NITRO_FEAT_AUDIT as u64, "audit"),
+    (abi::NITRO_FEAT_FIRMWARE as u64, "firmware"),
 ];
 
 /// Name of a card kind.
