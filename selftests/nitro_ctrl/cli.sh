@@ -75,14 +75,14 @@ ok '! dmesg | grep -q "nitro_testcard: protocol violation"' "the test card saw n
 unload_all
 out=$(insmod "$(ko_path nitro_ctrl)" max_volumes=0 2>&1); rc=$?
 ok '[ $rc != 0 ] && ! loaded nitro_ctrl' "max_volumes=0 is refused at load"
-insmod "$(ko_path nitro_ctrl)" max_volumes=2 max_enis=1 && insmod "$testcard"
+insmod "$(ko_path nitro_ctrl)" max_volumes=2 max_enis=1 && load nitro_sec && insmod "$testcard" && open_gate
 $N volume create --kind ebs --size 1G >/dev/null; $N volume create --kind ebs --size 1G >/dev/null
 out=$($N volume create --kind ebs --size 1G 2>&1); rc=$?
 $N eni create --vpc 1 --ip 10.0.0.1 >/dev/null
 out2=$($N eni create --vpc 1 --ip 10.0.0.2 2>&1); rc2=$?
 ok '[ $rc = 1 ] && grep -q "maximum of 2 volumes" <<<"$out" && [ $rc2 = 1 ] && grep -q "maximum of 1 ENIs" <<<"$out2"' "past max_volumes and max_enis: ENOSPC, explained"
-rmmod nitro_testcard && rmmod nitro_ctrl
-load_all
+rmmod nitro_testcard && rmmod nitro_sec && rmmod nitro_ctrl
+load_all && open_gate
 
 # The real cards do not provision yet: a clear answer, nothing recorded.
 out=$($N volume create --kind ebs --size 1G 2>&1); rc=$?

@@ -53,7 +53,7 @@ done
 ok '[ $cycles_ok = 1 ]' "five full unload/load cycles, all cards back each time"
 
 out=$("$NITROCTL" version); rc=$?
-ok '[ $rc = 0 ] && grep -q "^controller ABI 1 (nitroctl built for ABI 1)" <<<"$out" && grep -q "^features: status, volumes, enis, metrics, audit" <<<"$out"' \
+ok '[ $rc = 0 ] && grep -q "^controller ABI 1 (nitroctl built for ABI 1)" <<<"$out" && grep -q "^features: status, volumes, enis, metrics, audit, firmware" <<<"$out"' \
 	"nitroctl version (human)"
 ok '"$NITROCTL" version --json | jq_py "d[\"abi_version\"] == 1 and \"status\" in d[\"features\"] and d[\"max_cards\"] == 16 and d[\"max_volumes\"] == 16384"' \
 	"nitroctl version --json"
@@ -71,7 +71,7 @@ out=$("$NITROCTL" --device /nonexistent status 2>&1); rc=$?
 ok '[ $rc = 3 ] && grep -q "devtmpfs" <<<"$out"' "nitroctl with a missing node (module loaded) exits 3 and names the likely cause"
 
 out=$("$top/samples/nitro_version"); rc=$?
-ok '[ $rc = 0 ] && grep -q "^nitro_ctrl ABI 1 (header ABI 1), features 0x1f" <<<"$out"' \
+ok '[ $rc = 0 ] && grep -q "^nitro_ctrl ABI 1 (header ABI 1), features 0x3f" <<<"$out"' \
 	"the C sample reads the version through the ABI header"
 
 ktap_done

@@ -4,6 +4,7 @@
 # objects: runs ctrl_objects against the test double card. The real block
 # and VPC cards do not answer provisioning requests yet, so they make room
 # for nitro_testcard, which stays loaded for cli.sh (which restores them).
+# The boot gate is opened first (selftests/nitro_sec covers it).
 source "$(dirname "$0")/../lib.sh"
 
 for m in nitro_net nitro_nvme; do
@@ -11,4 +12,5 @@ for m in nitro_net nitro_nvme; do
 done
 load nitro_ctrl && load nitro_sec || exit 1
 loaded nitro_testcard || insmod "$top/selftests/nitro_testcard/nitro-testcard.ko" || exit 1
+open_gate || exit 1
 exec "$(dirname "$0")/ctrl_objects"

@@ -10,6 +10,7 @@ set -e
 for m in nitro_net nitro_nvme; do loaded "$m" && rmmod "$m"; done
 load nitro_ctrl; load nitro_sec
 loaded nitro_testcard || insmod "$top/selftests/nitro_testcard/nitro-testcard.ko"
+open_gate
 bench=$top/tools/bench/ctrl_bench
 
 echo "== control plane: $(nproc) vCPUs, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
