@@ -109,6 +109,12 @@ path)
 run)
 	shift
 	[ $# -gt 0 ] || { log "usage: $0 run CMD..."; exit 2; }
+	# The root and the test VM mount their own /tmp (scratch), which would
+	# hide a checkout below it.
+	case "$top/" in /tmp/*)
+		log "the checkout ($top) is under /tmp, which the dev root and the VM mount over: clone it elsewhere"
+		exit 2 ;;
+	esac
 	make_root
 	root=$(root_path)
 	mkdir -p "$cache/cargo"

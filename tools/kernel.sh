@@ -9,9 +9,10 @@
 #   tools/kernel.sh config [debug|bench]  configure only, print the build dir
 #
 # The build dir lives in the cache ($NITRO_CACHE), keyed on the source
-# version, the fragments and this script: a change to any of them gives a new
-# build dir, an unchanged key reuses the finished build. An interrupted build
-# resumes incrementally in the same dir.
+# version, the fragments and a format number in this script: a change to
+# any of them gives a new build dir (seeded from the previous one of the same
+# source, so only what changed is rebuilt), an unchanged key reuses the
+# finished build. An interrupted build resumes incrementally in the same dir.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -46,8 +47,27 @@ extract() {
 
 kmake() { make -C "$src" O="$out" LLVM="$llvm" "$@"; }
 
+# A new key (a changed fragment) starts from the last finished build of the
+# same flavour when there is one: kbuild then recompiles only what the
+# changed options touch (a 2-option change: under 4 min instead of ~15).
+seed() {
+	[ -e "$out" ] && return 0
+	local prev
+	prev=$(find "$cache" -maxdepth 1 -name "kernel-$flavour-*" ! -name "kernel-$flavour-$key" \
+		-exec test -e {}/.nitro-complete \; -print | head -n 1)
+	[ -n "$prev" ] || return 0
+	# Only from the same kernel source: a new version builds from nothing.
+	[ "$(readlink "$prev/source")" = "$src" ] || return 0
+	log "seeding $out from $prev"
+	rm -rf "$out.tmp"
+	cp -a "$prev" "$out.tmp"
+	rm -f "$out.tmp/.nitro-complete" "$out.tmp/.nitro-configured"
+	mv "$out.tmp" "$out"
+}
+
 configure() {
 	[ -e "$out/.config" ] && [ -e "$out/.nitro-configured" ] && return 0
+	seed
 	mkdir -p "$out"
 	kmake -s tinyconfig >&2
 	"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${frags[@]}" >&2
