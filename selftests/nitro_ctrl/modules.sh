@@ -2,11 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # modules: the four modules load and unload cleanly, in any card order and
-# any number of times; the controller reports what is missing; nitroctl's
+# any number of times; modprobe orders them by itself once installed; the controller reports what is missing; nitroctl's
 # version and status, and its messages when the controller is unavailable.
 source "$(dirname "$0")/../lib.sh"
 
-ktap_header 18
+ktap_header 20
 
 status_json() { "$NITROCTL" status --json; }
 jq_py() { python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if ($1) else 1)"; }
@@ -51,6 +51,21 @@ for i in 1 2 3 4 5; do
 	status_json | jq_py 'len(d["cards"]) == 4 and d["missing"] == []' || cycles_ok=0
 done
 ok '[ $cycles_ok = 1 ]' "five full unload/load cycles, all cards back each time"
+
+# Installed (here into a scratch tree), modprobe finds the order itself: the
+# cards depend on the controller's symbols, and depmod records that.
+unload_all
+mods=/tmp/nitro-mods
+kver=$(uname -r)
+mkdir -p "$mods/lib/modules/$kver/extra"
+for m in "${MODULES[@]}"; do cp "$(ko_path "$m")" "$mods/lib/modules/$kver/extra/"; done
+depmod -b "$mods" "$kver" 2>/dev/null
+modprobe -d "$mods" nitro_sec && modprobe -d "$mods" nitro_nvme && modprobe -d "$mods" nitro_net
+ok 'grep -q "^extra/nitro-sec.ko: extra/nitro-ctrl.ko$" "$mods/lib/modules/$kver/modules.dep" && status_json | jq_py "len(d[\"cards\"]) == 4"' \
+	"modprobe of each card loads the controller first (depmod sees the dependency)"
+modprobe -r -d "$mods" nitro_net nitro_nvme nitro_sec
+ok '! loaded nitro_sec && ! loaded nitro_ctrl && ! loaded nitro_net' "modprobe -r removes the cards and then the unused controller"
+load_all
 
 out=$("$NITROCTL" version); rc=$?
 ok '[ $rc = 0 ] && grep -q "^controller ABI 1 (nitroctl built for ABI 1)" <<<"$out" && grep -q "^features: status, volumes, enis, metrics, audit, firmware" <<<"$out"' \
