@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A safe view of a blk-mq request's data, which kernel 7.3's Rust blk-mq
+//! abstraction does not give: its operation, its position and its segments,
+//! each mapped for the duration of one closure call.
+
+use core::{
+    ffi::{c_int, c_uint, c_void},
+    marker::PhantomData,
+};
+use kernel::{bindings, block::mq, prelude::*};
+
+// The glue of nitro_nvme_glue.c; `struct request` and `struct page`
+// pointers are passed as `void *` (their Rust types are not FFI-safe to
+// name here).
+extern "C" {
+    fn nitro_nvme_rq_pos(rq: *mut c_void) -> u64;
+    fn nitro_nvme_rq_op(rq: *mut c_void) -> c_uint;
+    fn nitro_nvme_rq_segments(
+        rq: *mut c_void,
+        f: unsafe extern "C" fn(*mut c_void, *mut c_void, c_uint, c_uint) -> c_int,
+        ctx: *mut c_void,
+    ) -> c_int;
+}
+
+/// What a request asks for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Op {
+    /// Read into the request's pages.
+    Read,
+    /// Write from the request's pages.
+    Write,
+    /// Make earlier writes durable.
+    Flush,
+    /// Anything else (the disk advertises nothing else).
+    Other,
+}
+
+/// A request the driver owns (between `queue_rq` and its end).
+pub(crate) struct RqData<'a> {
+    raw: *mut c_void,
+    _rq: PhantomData<&'a ()>,
+}
+
+impl<'a> RqData<'a> {
+    /// Views `rq`, which the driver owns while `queue_rq` runs.
+    pub(crate) fn new<T: mq::Operations>(rq: &'a mq::Request<T>) -> Self {
+        // `mq::Request<T>` is `repr(transparent)` over the C `struct
+        // request`: a pointer to one is a pointer to the other.
+        let raw = core::ptr::from_ref(rq).cast_mut().cast();
+        Self {
+            raw,
+            _rq: PhantomData,
+        }
+    }
+
+    /// The operation.
+    pub(crate) fn op(&self) -> Op {
+        // SAFETY: `raw` is a live request owned by the driver (type invariant
+        // of `mq::Request` while the reference in `new` lives).
+        let op = unsafe { nitro_nvme_rq_op(self.raw) };
+        match op {
+            bindings::req_op_REQ_OP_READ => Op::Read,
+            bindings::req_op_REQ_OP_WRITE => Op::Write,
+            bindings::req_op_REQ_OP_FLUSH => Op::Flush,
+            _ => Op::Other,
+        }
+    }
+
+    /// Byte offset on the disk of the request's first byte.
+    pub(crate) fn pos_bytes(&self) -> u64 {
+        // SAFETY: as in `op`.
+        let sector = unsafe { nitro_nvme_rq_pos(self.raw) };
+        sector << 9
+    }
+
+    /// Calls `f` on each segment of the request's data, in order, mapped
+    /// for the call (at most one page each). Stops at the first error.
+    pub(crate) fn for_each_segment<F: FnMut(&mut [u8]) -> Result>(&self, mut f: F) -> Result {
+        let mut state = Walk {
+            f: &mut f,
+            err: None,
+        };
+        // SAFETY: `raw` is live (as in `op`); `trampoline::<F>` is called
+        // only during this call, with `ctx` pointing to `state`, which
+        // outlives it.
+        let ret = unsafe {
+            nitro_nvme_rq_segments(
+                self.raw,
+                trampoline::<F>,
+                core::ptr::from_mut(&mut state).cast(),
+            )
+        };
+        match state.err {
+            Some(e) => Err(e),
+            None if ret != 0 => Err(EIO),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The closure of a walk and the error it stopped at.
+struct Walk<'f, F: FnMut(&mut [u8]) -> Result> {
+    f: &'f mut F,
+    err: Option<Error>,
+}
+
+/// Called by `nitro_nvme_rq_segments` for each segment.
+///
+/// # Safety
+///
+/// `ctx` points to a live `Walk<F>`; `page` is a page of the request and
+/// `offset + len` is at most the page size.
+unsafe extern "C" fn trampoline<F: FnMut(&mut [u8]) -> Result>(
+    ctx: *mut c_void,
+    page: *mut c_void,
+    offset: c_uint,
+    len: c_uint,
+) -> c_int {
+    // SAFETY: the caller passes the `Walk<F>` set up by `for_each_segment`.
+    let walk = unsafe { &mut *ctx.cast::<Walk<'_, F>>() };
+    // SAFETY: `page` is a live page of the request; mapping it locally is
+    // allowed in any context.
+    let base = unsafe { bindings::kmap_local_page(page.cast()) };
+    // SAFETY: the mapping covers the page, and the segment lies within it;
+    // no one else touches the request's pages while the driver owns it.
+    let seg = unsafe {
+        core::slice::from_raw_parts_mut(base.cast::<u8>().add(offset as usize), len as usize)
+    };
+    let r = (walk.f)(seg);
+    // SAFETY: unmaps the mapping made above, once.
+    unsafe { bindings::kunmap_local(base) };
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            walk.err = Some(e);
+            1
+        }
+    }
+}

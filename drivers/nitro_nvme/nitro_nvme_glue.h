@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C glue for what kernel 7.3's Rust support has no way into: static inline
+ * request accessors, the rq_for_each_segment() macro, and the size of
+ * struct aes_xts_key (not in the Rust bindings). One call each, no logic:
+ * drivers/nitro_nvme/blk.rs and xts.rs are their only users.
+ */
+#ifndef NITRO_NVME_GLUE_H
+#define NITRO_NVME_GLUE_H
+
+#include <linux/types.h>
+
+struct page;
+struct request;
+
+typedef int (*nitro_nvme_seg_fn)(void *ctx, struct page *page, unsigned int offset,
+				 unsigned int len);
+
+u64 nitro_nvme_rq_pos(struct request *rq);
+unsigned int nitro_nvme_rq_op(struct request *rq);
+int nitro_nvme_rq_segments(struct request *rq, nitro_nvme_seg_fn fn, void *ctx);
+size_t nitro_nvme_xts_key_size(void);
+
+#endif

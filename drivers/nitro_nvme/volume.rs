@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A volume's data path: its disk's blk-mq operations, which encrypt each
+//! logical block with the volume's key (AES-256-XTS, tweak = sector) on the
+//! way to the medium and decrypt it on the way back.
+
+use crate::{
+    blk::{Op, RqData},
+    store::Store,
+    xts::XtsKey,
+};
+use kernel::{
+    block::mq::{
+        self,
+        gen_disk::{GenDisk, GenDiskBuilder},
+        Operations, TagSet,
+    },
+    prelude::*,
+    sync::{
+        aref::ARef,
+        atomic::{Atomic, Relaxed},
+        Arc,
+    },
+    time::{Instant, Monotonic},
+};
+use nitro_ctrl::bus::Metrics;
+
+/// Requests in flight per hardware queue.
+const QUEUE_DEPTH: u32 = 64;
+
+/// I/O counters of a volume.
+struct Counters {
+    read_ops: Atomic<u64>,
+    read_bytes: Atomic<u64>,
+    read_ns: Atomic<u64>,
+    write_ops: Atomic<u64>,
+    write_bytes: Atomic<u64>,
+    write_ns: Atomic<u64>,
+}
+
+impl Counters {
+    const fn new() -> Self {
+        Self {
+            read_ops: Atomic::new(0),
+            read_bytes: Atomic::new(0),
+            read_ns: Atomic::new(0),
+            write_ops: Atomic::new(0),
+            write_bytes: Atomic::new(0),
+            write_ns: Atomic::new(0),
+        }
+    }
+}
+
+/// A provisioned volume: its key and its medium, attached or not.
+#[pin_data]
+pub(crate) struct Volume {
+    pub(crate) id: u64,
+    pub(crate) size_bytes: u64,
+    pub(crate) block_size: u32,
+    key: XtsKey,
+    #[pin]
+    store: Store,
+    counters: Counters,
+}
+
+impl Volume {
+    /// A new volume with a key born in the card and an empty medium.
+    pub(crate) fn new(id: u64, size_bytes: u64, block_size: u32) -> Result<Arc<Self>> {
+        let key = XtsKey::random()?;
+        let bs = block_size as usize;
+        Arc::pin_init(
+            pin_init!(Self {
+                id,
+                size_bytes,
+                block_size,
+                key,
+                store <- Store::new(bs),
+                counters: Counters::new(),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Creates the volume's disk, named `name`.
+    pub(crate) fn attach(self: &Arc<Self>, name: &CStr) -> Result<AttachedDisk> {
+        let queues = kernel::cpu::nr_cpu_ids();
+        let tagset = Arc::pin_init(TagSet::new(queues, QUEUE_DEPTH, 1), GFP_KERNEL)?;
+        GenDiskBuilder::new()
+            .capacity_sectors(self.size_bytes >> 9)
+            .logical_block_size(self.block_size)?
+            .physical_block_size(self.block_size)?
+            .rotational(false)
+            .build(fmt!("{}", name.to_str()?), tagset, self.clone())
+            .map(AttachedDisk)
+    }
+
+    /// The volume's counters, for the controller's metrics.
+    pub(crate) fn metrics(&self) -> Metrics {
+        let c = &self.counters;
+        Metrics {
+            read_ops: c.read_ops.load(Relaxed),
+            read_bytes: c.read_bytes.load(Relaxed),
+            read_ns: c.read_ns.load(Relaxed),
+            write_ops: c.write_ops.load(Relaxed),
+            write_bytes: c.write_bytes.load(Relaxed),
+            write_ns: c.write_ns.load(Relaxed),
+            ..Metrics::default()
+        }
+    }
+
+    /// Pages of the medium in use.
+    pub(crate) fn pages(&self) -> usize {
+        self.store.pages()
+    }
+
+    /// Carries out one request synchronously.
+    fn process(&self, rq: &RqData<'_>) -> Result {
+        let start = Instant::<Monotonic>::now();
+        let op = rq.op();
+        let bytes = match op {
+            Op::Read => self.transfer(rq, false)?,
+            Op::Write => self.transfer(rq, true)?,
+            // RAM holds what was written as soon as the write completes.
+            Op::Flush => return Ok(()),
+            Op::Other => return Err(EOPNOTSUPP),
+        };
+        let ns = start.elapsed().as_nanos().max(0) as u64;
+        let c = &self.counters;
+        let (ops, total, time) = if op == Op::Read {
+            (&c.read_ops, &c.read_bytes, &c.read_ns)
+        } else {
+            (&c.write_ops, &c.write_bytes, &c.write_ns)
+        };
+        ops.add(1, Relaxed);
+        total.add(bytes, Relaxed);
+        time.add(ns, Relaxed);
+        Ok(())
+    }
+
+    /// Moves a request's data block by block through a bounce buffer:
+    /// segments need not be block-aligned, blocks are encrypted whole.
+    /// Gives the bytes moved.
+    fn transfer(&self, rq: &RqData<'_>, write: bool) -> Result<u64> {
+        let bs = self.block_size as usize;
+        let mut bounce = KVec::with_capacity(bs, GFP_ATOMIC)?;
+        bounce.resize(bs, 0u8, GFP_ATOMIC)?;
+        let mut pos = rq.pos_bytes();
+        let mut fill = 0usize;
+        let mut moved = 0u64;
+        rq.for_each_segment(|mut seg| {
+            while !seg.is_empty() {
+                if pos + bs as u64 > self.size_bytes {
+                    return Err(EIO);
+                }
+                if !write && fill == 0 {
+                    self.load(pos, &mut bounce)?;
+                }
+                let n = (bs - fill).min(seg.len());
+                let (now, rest) = core::mem::take(&mut seg).split_at_mut(n);
+                if write {
+                    bounce[fill..fill + n].copy_from_slice(now);
+                } else {
+                    now.copy_from_slice(&bounce[fill..fill + n]);
+                }
+                seg = rest;
+                fill += n;
+                if fill == bs {
+                    if write {
+                        self.key.encrypt(&mut bounce, pos >> 9);
+                        self.store.write(pos, &bounce)?;
+                    }
+                    pos += bs as u64;
+                    moved += bs as u64;
+                    fill = 0;
+                }
+            }
+            Ok(())
+        })?;
+        // The block layer sends whole logical blocks only.
+        if fill != 0 {
+            return Err(EIO);
+        }
+        Ok(moved)
+    }
+
+    /// Reads and decrypts the block at `pos` into `out`; zeros if it was
+    /// never written.
+    fn load(&self, pos: u64, out: &mut [u8]) -> Result {
+        if self.store.read(pos, out)? {
+            self.key.decrypt(out, pos >> 9);
+        } else {
+            out.fill(0);
+        }
+        Ok(())
+    }
+}
+
+/// A volume's disk while it is attached; dropping it removes the disk
+/// (`del_gendisk` drains the requests in flight) and frees its tag set.
+pub(crate) struct AttachedDisk(#[allow(dead_code)] GenDisk<Disk>);
+
+// SAFETY: The card never touches the disk after creating it: it only holds
+// it, and drops it from process context (detach, delete, unload), which
+// `del_gendisk`, `put_disk` and `blk_mq_free_tag_set` allow from any thread.
+// The block layer does its own locking for the tag set and the queue.
+unsafe impl Send for AttachedDisk {}
+// SAFETY: `AttachedDisk` offers no method: a shared reference to it gives
+// access to nothing.
+unsafe impl Sync for AttachedDisk {}
+
+/// The blk-mq operations of a volume's disk.
+pub(crate) struct Disk;
+
+#[vtable]
+impl Operations for Disk {
+    type QueueData = Arc<Volume>;
+
+    fn queue_rq(vol: ArcBorrowVolume<'_>, rq: ARef<mq::Request<Self>>, _is_last: bool) -> Result {
+        vol.process(&RqData::new(&rq))?;
+        // The driver holds the only reference while the request is in
+        // `queue_rq`, so ending it cannot fail.
+        mq::Request::end_ok(rq).map_err(|_| EIO)
+    }
+
+    fn commit_rqs(_vol: ArcBorrowVolume<'_>) {}
+
+    fn complete(rq: ARef<mq::Request<Self>>) {
+        let _ = mq::Request::end_ok(rq);
+    }
+}
+
+/// How `queue_rq` sees the volume.
+type ArcBorrowVolume<'a> = kernel::sync::ArcBorrow<'a, Volume>;
