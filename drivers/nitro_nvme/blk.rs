@@ -15,6 +15,7 @@ use kernel::{bindings, block::mq, prelude::*};
 // name here).
 extern "C" {
     fn nitro_nvme_rq_pos(rq: *mut c_void) -> u64;
+    fn nitro_nvme_rq_bytes(rq: *mut c_void) -> c_uint;
     fn nitro_nvme_rq_op(rq: *mut c_void) -> c_uint;
     fn nitro_nvme_rq_segments(
         rq: *mut c_void,
@@ -32,6 +33,10 @@ pub(crate) enum Op {
     Write,
     /// Make earlier writes durable.
     Flush,
+    /// The range's data is no longer needed.
+    Discard,
+    /// Zero the range.
+    WriteZeroes,
     /// Anything else (the disk advertises nothing else).
     Other,
 }
@@ -63,6 +68,8 @@ impl<'a> RqData<'a> {
             bindings::req_op_REQ_OP_READ => Op::Read,
             bindings::req_op_REQ_OP_WRITE => Op::Write,
             bindings::req_op_REQ_OP_FLUSH => Op::Flush,
+            bindings::req_op_REQ_OP_DISCARD => Op::Discard,
+            bindings::req_op_REQ_OP_WRITE_ZEROES => Op::WriteZeroes,
             _ => Op::Other,
         }
     }
@@ -72,6 +79,13 @@ impl<'a> RqData<'a> {
         // SAFETY: as in `op`.
         let sector = unsafe { nitro_nvme_rq_pos(self.raw) };
         sector << 9
+    }
+
+    /// Bytes the request covers (for discard and write zeroes, which
+    /// carry no data).
+    pub(crate) fn bytes(&self) -> u64 {
+        // SAFETY: as in `op`.
+        u64::from(unsafe { nitro_nvme_rq_bytes(self.raw) })
     }
 
     /// Calls `f` on each segment of the request's data, in order, mapped

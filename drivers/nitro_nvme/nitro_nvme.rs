@@ -7,14 +7,18 @@
 //! the card, encrypted with AES-256-XTS under a key born in the card when
 //! the volume is provisioned and destroyed when it is deprovisioned (a
 //! cryptographic wipe); attaching it creates a blk-mq disk `nitro<N>n1`,
-//! one hardware queue per CPU. EBS volumes are not provisioned yet
+//! one hardware queue per CPU, that also speaks NVMe through the
+//! passthrough ioctls (nvme-cli works on it). EBS volumes are not provisioned yet
 //! (`EOPNOTSUPP`).
 
 mod blk;
+mod disk;
+mod nvme;
 mod store;
 mod volume;
 mod xts;
 
+use disk::NvmeDisk;
 use kernel::{
     new_mutex,
     prelude::*,
@@ -23,7 +27,7 @@ use kernel::{
     sync::{Arc, Mutex},
 };
 use nitro_ctrl::bus::{self, Card, CardKind, Metrics, Registration, Reply, Request};
-use volume::{AttachedDisk, Volume};
+use volume::Volume;
 
 module! {
     type: NitroNvme,
@@ -36,7 +40,7 @@ module! {
 /// A volume on the card and, while attached, its disk. The disk is dropped
 /// (removed) before the volume.
 struct Slot {
-    disk: Option<AttachedDisk>,
+    disk: Option<NvmeDisk>,
     vol: Arc<Volume>,
 }
 
@@ -87,7 +91,12 @@ impl Card for InstanceCard {
                     return Err(EBUSY);
                 }
                 let name = CString::try_from_fmt(fmt!("nitro{}n1", n))?;
-                slot.disk = Some(slot.vol.attach(&name)?);
+                slot.disk = Some(NvmeDisk::new(
+                    &slot.vol,
+                    &name,
+                    dev.as_str(),
+                    nvme::MODEL_INSTANCE,
+                )?);
                 pr_info!(
                     "vol-{:017x} attached as {} ({})\n",
                     spec.id,
@@ -161,7 +170,8 @@ struct NitroNvme {
 }
 
 impl kernel::Module for NitroNvme {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        disk::init_fops(module);
         let ebs: Arc<dyn Card> = Arc::new(EbsCard, GFP_KERNEL)?;
         let instance: Arc<dyn Card> = InstanceCard::new()?;
         let ebs = bus::register(CardKind::Ebs, "nitro_nvme.ebs0", ebs)?;

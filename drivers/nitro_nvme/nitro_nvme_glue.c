@@ -12,6 +12,12 @@ u64 nitro_nvme_rq_pos(struct request *rq)
 	return blk_rq_pos(rq);
 }
 
+/* blk_rq_bytes() is static inline: the bytes the request covers. */
+unsigned int nitro_nvme_rq_bytes(struct request *rq)
+{
+	return blk_rq_bytes(rq);
+}
+
 /* req_op() is static inline. */
 unsigned int nitro_nvme_rq_op(struct request *rq)
 {

@@ -17,6 +17,7 @@ typedef int (*nitro_nvme_seg_fn)(void *ctx, struct page *page, unsigned int offs
 				 unsigned int len);
 
 u64 nitro_nvme_rq_pos(struct request *rq);
+unsigned int nitro_nvme_rq_bytes(struct request *rq);
 unsigned int nitro_nvme_rq_op(struct request *rq);
 int nitro_nvme_rq_segments(struct request *rq, nitro_nvme_seg_fn fn, void *ctx);
 size_t nitro_nvme_xts_key_size(void);

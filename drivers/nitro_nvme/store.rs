@@ -78,6 +78,35 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets the blocks in bytes `start..end` (block aligned): they read
+    /// as never written again, and pages left with no block are freed. Only
+    /// the pages that exist are visited, so a discard of a whole large
+    /// volume costs what it holds, not what it spans.
+    pub(crate) fn discard(&self, start: u64, end: u64) {
+        let ps = PAGE_SIZE as u64;
+        let bs = self.block_size as u64;
+        let mut pages = self.pages.lock();
+        let mut cursor = pages.cursor_lower_bound_mut(&(start / ps));
+        while let Some(mut c) = cursor {
+            let (index, chunk) = c.current_mut();
+            let page_start = *index * ps;
+            if page_start >= end {
+                break;
+            }
+            let mut pos = start.max(page_start);
+            while pos < end.min(page_start + ps) {
+                chunk.written &= !self.locate(pos).2;
+                pos += bs;
+            }
+            cursor = if chunk.written == 0 {
+                // The node and its page are freed here (neither sleeps).
+                c.remove_current().0
+            } else {
+                c.move_next()
+            };
+        }
+    }
+
     /// Pages in use.
     pub(crate) fn pages(&self) -> usize {
         self.pages.lock().iter().count()

@@ -10,11 +10,7 @@ use crate::{
     xts::XtsKey,
 };
 use kernel::{
-    block::mq::{
-        self,
-        gen_disk::{GenDisk, GenDiskBuilder},
-        Operations, TagSet,
-    },
+    block::mq::{self, Operations},
     prelude::*,
     sync::{
         aref::ARef,
@@ -24,9 +20,6 @@ use kernel::{
     time::{Instant, Monotonic},
 };
 use nitro_ctrl::bus::Metrics;
-
-/// Requests in flight per hardware queue.
-const QUEUE_DEPTH: u32 = 64;
 
 /// I/O counters of a volume.
 struct Counters {
@@ -81,19 +74,6 @@ impl Volume {
         )
     }
 
-    /// Creates the volume's disk, named `name`.
-    pub(crate) fn attach(self: &Arc<Self>, name: &CStr) -> Result<AttachedDisk> {
-        let queues = kernel::cpu::nr_cpu_ids();
-        let tagset = Arc::pin_init(TagSet::new(queues, QUEUE_DEPTH, 1), GFP_KERNEL)?;
-        GenDiskBuilder::new()
-            .capacity_sectors(self.size_bytes >> 9)
-            .logical_block_size(self.block_size)?
-            .physical_block_size(self.block_size)?
-            .rotational(false)
-            .build(fmt!("{}", name.to_str()?), tagset, self.clone())
-            .map(AttachedDisk)
-    }
-
     /// The volume's counters, for the controller's metrics.
     pub(crate) fn metrics(&self) -> Metrics {
         let c = &self.counters;
@@ -122,6 +102,10 @@ impl Volume {
             Op::Write => self.transfer(rq, true)?,
             // RAM holds what was written as soon as the write completes.
             Op::Flush => return Ok(()),
+            Op::Discard | Op::WriteZeroes => {
+                let bs = u64::from(self.block_size);
+                return self.zero(rq.pos_bytes() / bs, rq.bytes() / bs);
+            }
             Op::Other => return Err(EOPNOTSUPP),
         };
         let ns = start.elapsed().as_nanos().max(0) as u64;
@@ -166,8 +150,7 @@ impl Volume {
                 fill += n;
                 if fill == bs {
                     if write {
-                        self.key.encrypt(&mut bounce, pos >> 9);
-                        self.store.write(pos, &bounce)?;
+                        self.store_block(pos, &mut bounce)?;
                     }
                     pos += bs as u64;
                     moved += bs as u64;
@@ -183,6 +166,57 @@ impl Volume {
         Ok(moved)
     }
 
+    /// Encrypts `block` (plaintext, clobbered) and stores it at byte `pos`.
+    fn store_block(&self, pos: u64, block: &mut [u8]) -> Result {
+        self.key.encrypt(block, pos >> 9);
+        self.store.write(pos, block)
+    }
+
+    /// Blocks on the volume.
+    pub(crate) fn blocks(&self) -> u64 {
+        self.size_bytes / u64::from(self.block_size)
+    }
+
+    /// Whether `count` blocks from `lba` lie on the volume.
+    pub(crate) fn in_range(&self, lba: u64, count: u64) -> bool {
+        lba.checked_add(count)
+            .is_some_and(|end| end <= self.blocks())
+    }
+
+    /// Reads `buf.len() / block_size` blocks from `lba` (in range, checked
+    /// by the caller) into `buf`, decrypted.
+    pub(crate) fn read_blocks(&self, lba: u64, buf: &mut [u8]) -> Result {
+        let bs = self.block_size as usize;
+        for (i, block) in buf.chunks_exact_mut(bs).enumerate() {
+            self.load((lba + i as u64) * bs as u64, block)?;
+        }
+        self.counters.read_ops.add(1, Relaxed);
+        self.counters.read_bytes.add(buf.len() as u64, Relaxed);
+        Ok(())
+    }
+
+    /// Writes `buf` (whole blocks, clobbered) at `lba`, encrypted.
+    pub(crate) fn write_blocks(&self, lba: u64, buf: &mut [u8]) -> Result {
+        let bs = self.block_size as usize;
+        for (i, block) in buf.chunks_exact_mut(bs).enumerate() {
+            self.store_block((lba + i as u64) * bs as u64, block)?;
+        }
+        self.counters.write_ops.add(1, Relaxed);
+        self.counters.write_bytes.add(buf.len() as u64, Relaxed);
+        Ok(())
+    }
+
+    /// Zeroes (deallocates) `count` blocks from `lba`: they read as zeros
+    /// and their pages are freed once empty.
+    pub(crate) fn zero(&self, lba: u64, count: u64) -> Result {
+        if !self.in_range(lba, count) {
+            return Err(EIO);
+        }
+        let bs = u64::from(self.block_size);
+        self.store.discard(lba * bs, (lba + count) * bs);
+        Ok(())
+    }
+
     /// Reads and decrypts the block at `pos` into `out`; zeros if it was
     /// never written.
     fn load(&self, pos: u64, out: &mut [u8]) -> Result {
@@ -194,19 +228,6 @@ impl Volume {
         Ok(())
     }
 }
-
-/// A volume's disk while it is attached; dropping it removes the disk
-/// (`del_gendisk` drains the requests in flight) and frees its tag set.
-pub(crate) struct AttachedDisk(#[allow(dead_code)] GenDisk<Disk>);
-
-// SAFETY: The card never touches the disk after creating it: it only holds
-// it, and drops it from process context (detach, delete, unload), which
-// `del_gendisk`, `put_disk` and `blk_mq_free_tag_set` allow from any thread.
-// The block layer does its own locking for the tag set and the queue.
-unsafe impl Send for AttachedDisk {}
-// SAFETY: `AttachedDisk` offers no method: a shared reference to it gives
-// access to nothing.
-unsafe impl Sync for AttachedDisk {}
 
 /// The blk-mq operations of a volume's disk.
 pub(crate) struct Disk;

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A volume's disk: blk-mq on the kernel's `TagSet`, with a gendisk of our
+//! own, because kernel 7.3's `GenDiskBuilder` offers no ioctl, no module
+//! owner, no discard limits and no `free_disk`. The NVMe passthrough ioctls
+//! reach [`crate::nvme`]; an open disk pins the module; what the disk needs
+//! (the volume, the tag set) is freed only when its last reference goes
+//! (`free_disk`), so an ioctl on a descriptor kept open after detach is
+//! still safe.
+
+use crate::{
+    nvme,
+    volume::{Disk, Volume},
+};
+use core::ffi::c_void;
+use kernel::{
+    bindings,
+    block::mq::TagSet,
+    error::from_err_ptr,
+    ffi::{c_int, c_uint, c_ulong},
+    prelude::*,
+    static_lock_class,
+    sync::Arc,
+    types::{ForeignOwnable, Opaque},
+};
+
+/// Requests in flight per hardware queue.
+const QUEUE_DEPTH: u32 = 64;
+/// Largest discard or write-zeroes request, in sectors.
+const MAX_ZERO_SECTORS: u32 = 1 << 22;
+
+/// What a disk holds until it is freed (`gendisk.private_data`).
+struct DiskData {
+    /// The volume as `queuedata` (an `Arc<Volume>` made foreign).
+    queuedata: *mut c_void,
+    /// The tag set, freed after the queue (in `free_disk`).
+    _tagset: Arc<TagSet<Disk>>,
+    /// The attachment's device name (`sdf`), NUL-padded.
+    device: [u8; 32],
+    model: &'static str,
+}
+
+/// The block device operations of every volume disk, set up once at module
+/// load (they name the module as owner).
+struct Fops(Opaque<bindings::block_device_operations>);
+
+// SAFETY: written once in `init_fops`, before any disk exists, and only read
+// (by the block layer) after that.
+unsafe impl Sync for Fops {}
+
+static FOPS: Fops = Fops(Opaque::uninit());
+
+/// Fills in the disks' operations. Called once from module init, before
+/// any disk is created.
+pub(crate) fn init_fops(module: &'static ThisModule) {
+    let ops = bindings::block_device_operations {
+        ioctl: Some(ioctl_callback),
+        free_disk: Some(free_disk_callback),
+        owner: module.as_ptr(),
+        ..pin_init::zeroed()
+    };
+    // SAFETY: nothing reads `FOPS` yet (no disk exists); the write does not
+    // race.
+    unsafe { FOPS.0.get().write(ops) };
+}
+
+/// An attached volume's disk; dropping it removes the disk.
+pub(crate) struct NvmeDisk {
+    gendisk: *mut bindings::gendisk,
+}
+
+// SAFETY: the card only creates and drops the disk, from process context;
+// `del_gendisk` and `put_disk` may run on any thread.
+unsafe impl Send for NvmeDisk {}
+// SAFETY: `NvmeDisk` has no method taking `&self`.
+unsafe impl Sync for NvmeDisk {}
+
+impl NvmeDisk {
+    /// Creates and adds the disk `name` of `vol`, attached as `device`.
+    pub(crate) fn new(
+        vol: &Arc<Volume>,
+        name: &CStr,
+        device: &str,
+        model: &'static str,
+    ) -> Result<Self> {
+        let tagset = Arc::pin_init(
+            TagSet::new(kernel::cpu::nr_cpu_ids(), QUEUE_DEPTH, 1),
+            GFP_KERNEL,
+        )?;
+        let mut lim: bindings::queue_limits = pin_init::zeroed();
+        lim.logical_block_size = vol.block_size;
+        lim.physical_block_size = vol.block_size;
+        lim.max_hw_discard_sectors = MAX_ZERO_SECTORS;
+        lim.discard_granularity = vol.block_size;
+        lim.max_write_zeroes_sectors = MAX_ZERO_SECTORS;
+
+        let mut dev = [0u8; 32];
+        let n = device.len().min(31);
+        dev[..n].copy_from_slice(&device.as_bytes()[..n]);
+        let queuedata = vol.clone().into_foreign();
+        let data = KBox::new(
+            DiskData {
+                queuedata,
+                _tagset: tagset.clone(),
+                device: dev,
+                model,
+            },
+            GFP_KERNEL,
+        );
+        let data = match data {
+            Ok(d) => d,
+            Err(e) => {
+                // SAFETY: `queuedata` came from `into_foreign` just above.
+                drop(unsafe { Arc::<Volume>::from_foreign(queuedata) });
+                return Err(e.into());
+            }
+        };
+        let data = KBox::into_raw(data);
+        // Frees what `free_disk` would, for a disk that was never added.
+        let undo = |data: *mut DiskData| {
+            // SAFETY: `data` came from `KBox::into_raw` above and is freed
+            // once, here, only on paths where `free_disk` will not run.
+            let d = unsafe { KBox::from_raw(data) };
+            // SAFETY: as above, for the foreign `Arc<Volume>`.
+            drop(unsafe { Arc::<Volume>::from_foreign(d.queuedata) });
+        };
+
+        // SAFETY: the tag set is live (we hold a reference in `data`) and
+        // `TagSet` is `repr(transparent)` over `struct blk_mq_tag_set`;
+        // `lim` is initialised; `queuedata` is the `Arc<Volume>` the
+        // `Operations` of `Disk` expect (`type QueueData = Arc<Volume>`).
+        let gendisk = match from_err_ptr(unsafe {
+            bindings::__blk_mq_alloc_disk(
+                core::ptr::from_ref(&*tagset).cast_mut().cast(),
+                &mut lim,
+                queuedata,
+                static_lock_class!().as_ptr(),
+            )
+        }) {
+            Ok(g) => g,
+            Err(e) => {
+                undo(data);
+                return Err(e);
+            }
+        };
+        // SAFETY: `gendisk` is valid and not yet visible to anyone.
+        unsafe {
+            (*gendisk).fops = FOPS.0.get();
+            (*gendisk).private_data = data.cast();
+            let name = name.to_bytes_with_nul();
+            let dst = &mut (*gendisk).disk_name;
+            let n = name.len().min(dst.len());
+            for (d, s) in dst[..n].iter_mut().zip(name) {
+                *d = *s;
+            }
+            dst[dst.len() - 1] = 0;
+            bindings::set_capacity(gendisk, vol.size_bytes >> 9);
+        }
+        // SAFETY: `gendisk` is valid, set up, and not added yet.
+        let r = unsafe {
+            bindings::device_add_disk(core::ptr::null_mut(), gendisk, core::ptr::null_mut())
+        };
+        if r != 0 {
+            // SAFETY: never added: `put_disk` releases it without calling
+            // `free_disk`, so `undo` frees what it would have.
+            unsafe { bindings::put_disk(gendisk) };
+            undo(data);
+            return Err(Error::from_errno(r));
+        }
+        Ok(Self { gendisk })
+    }
+}
+
+impl Drop for NvmeDisk {
+    fn drop(&mut self) {
+        // SAFETY: `gendisk` was added in `new` and is removed once, here;
+        // `put_disk` drops our reference (the last one frees the disk and
+        // calls `free_disk`).
+        unsafe {
+            bindings::del_gendisk(self.gendisk);
+            bindings::put_disk(self.gendisk);
+        }
+    }
+}
+
+/// `block_device_operations.free_disk`: the disk's last reference is gone.
+///
+/// # Safety
+///
+/// Called by the block layer once per added disk, after its queue is torn
+/// down; `private_data` is the `DiskData` set in `NvmeDisk::new`.
+unsafe extern "C" fn free_disk_callback(disk: *mut bindings::gendisk) {
+    // SAFETY: per the function's safety section.
+    let d = unsafe { KBox::from_raw((*disk).private_data.cast::<DiskData>()) };
+    // SAFETY: `queuedata` is the foreign `Arc<Volume>`; the queue is gone,
+    // so nothing borrows it any more.
+    drop(unsafe { Arc::<Volume>::from_foreign(d.queuedata) });
+}
+
+/// `block_device_operations.ioctl`: the NVMe passthrough ioctls.
+///
+/// # Safety
+///
+/// Called by the block layer for an open `bdev` of one of our disks.
+unsafe extern "C" fn ioctl_callback(
+    bdev: *mut bindings::block_device,
+    _mode: bindings::blk_mode_t,
+    cmd: c_uint,
+    arg: c_ulong,
+) -> c_int {
+    // SAFETY: `bdev` is open, so its disk and its `DiskData` (freed only
+    // with the disk) are alive for the call.
+    let d = unsafe { &*(*(*bdev).bd_disk).private_data.cast::<DiskData>() };
+    // SAFETY: `queuedata` is the foreign `Arc<Volume>`, alive as long as
+    // `d` is.
+    let vol = unsafe { Arc::<Volume>::borrow(d.queuedata) };
+    // As the nvme driver: passthrough is for CAP_SYS_ADMIN only.
+    // SAFETY: `capable` may be called from any process context.
+    if cmd != nvme::ID_IOCTL && !unsafe { bindings::capable(bindings::CAP_SYS_ADMIN as c_int) } {
+        return EACCES.to_errno();
+    }
+    let len = d
+        .device
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(d.device.len());
+    let device = core::str::from_utf8(&d.device[..len]).unwrap_or("");
+    let ctrl = nvme::Controller {
+        vol: &vol,
+        device,
+        model: d.model,
+    };
+    match nvme::ioctl(&ctrl, cmd, arg) {
+        Ok(v) => v,
+        Err(e) => e.to_errno(),
+    }
+}
