@@ -36,7 +36,7 @@ NITROCTL := $(TOP)/tools/nitroctl/target/release/nitroctl
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) LLVM=$(LLVM)
 
 .DEFAULT_GOAL := all
-.PHONY: all modules nitroctl selftests samples host-test lint fmt vm check bench clean
+.PHONY: all modules nitroctl selftests samples host-test lint fmt vm check bench clean install
 
 all: modules nitroctl selftests samples
 
@@ -85,6 +85,12 @@ bench: nitroctl
 	$(MAKE) -C $(BENCH_TREE)/tools/bench
 	$(BENCH_TREE)/tools/vm.sh $$($(TOP)/tools/kernel.sh path bench) \
 		run 'NITROCTL=$(NITROCTL) $(BENCH_TREE)/tools/bench/run.sh' | tee $(TOP)/build/bench.log
+
+# Installs the modules (depmod'ed, under $(INSTALL_MOD_PATH)/lib/modules) and
+# the block card's udev rule, as a package would.
+install: modules
+	$(KMAKE) modules_install INSTALL_MOD_PATH=$(INSTALL_MOD_PATH)
+	install -D -m 644 $(TOP)/udev/70-nitro-nvme.rules $(DESTDIR)/lib/udev/rules.d/70-nitro-nvme.rules
 
 clean:
 	$(KMAKE) clean

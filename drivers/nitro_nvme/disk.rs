@@ -24,6 +24,17 @@ use kernel::{
     types::{ForeignOwnable, Opaque},
 };
 
+extern "C" {
+    /// The "nitro" attribute group of the disks (nitro_nvme_glue.c).
+    static nitro_nvme_disk_groups: [*const c_void; 2];
+}
+
+/// Attribute numbers of `enum nitro_nvme_attr`.
+const ATTR_SERIAL: c_int = 0;
+const ATTR_MODEL: c_int = 1;
+const ATTR_DEVICE: c_int = 2;
+const ATTR_VOLUME: c_int = 3;
+
 /// Requests in flight per hardware queue.
 const QUEUE_DEPTH: u32 = 64;
 /// Largest discard or write-zeroes request, in sectors.
@@ -156,9 +167,16 @@ impl NvmeDisk {
             dst[dst.len() - 1] = 0;
             bindings::set_capacity(gendisk, vol.size_bytes >> 9);
         }
-        // SAFETY: `gendisk` is valid, set up, and not added yet.
+        // SAFETY: `gendisk` is valid, set up, and not added yet; the groups
+        // array is a NULL-terminated static of the glue, only read.
         let r = unsafe {
-            bindings::device_add_disk(core::ptr::null_mut(), gendisk, core::ptr::null_mut())
+            bindings::device_add_disk(
+                core::ptr::null_mut(),
+                gendisk,
+                core::ptr::addr_of!(nitro_nvme_disk_groups)
+                    .cast_mut()
+                    .cast(),
+            )
         };
         if r != 0 {
             // SAFETY: never added: `put_disk` releases it without calling
@@ -234,4 +252,53 @@ unsafe extern "C" fn ioctl_callback(
         Ok(v) => v,
         Err(e) => e.to_errno(),
     }
+}
+
+/// A sysfs attribute of a disk (called by the glue's `show` callbacks):
+/// writes it, with a newline, into `buf` and gives its length.
+///
+/// # Safety
+///
+/// `disk` is one of our disks, alive for the call (sysfs holds it), and
+/// `buf` is the page sysfs gives a `show` callback.
+#[no_mangle]
+unsafe extern "C" fn nitro_nvme_disk_attr(
+    disk: *mut bindings::gendisk,
+    which: c_int,
+    buf: *mut u8,
+) -> isize {
+    // SAFETY: per the safety section, `private_data` is our `DiskData`.
+    let d = unsafe { &*(*disk).private_data.cast::<DiskData>() };
+    // SAFETY: as in `ioctl_callback`.
+    let vol = unsafe { Arc::<Volume>::borrow(d.queuedata) };
+    let mut text = [0u8; 64];
+    let len = match which {
+        ATTR_SERIAL => put(&mut text, &nvme::serial(vol.id)),
+        ATTR_MODEL => put(&mut text, d.model.as_bytes()),
+        ATTR_DEVICE => {
+            let n = d
+                .device
+                .iter()
+                .position(|&b| b == 0)
+                .unwrap_or(d.device.len());
+            put(&mut text, &d.device[..n])
+        }
+        ATTR_VOLUME => {
+            let n = put(&mut text, b"vol-");
+            n + put(&mut text[n..], &nvme::serial(vol.id)[3..])
+        }
+        _ => return EINVAL.to_errno() as isize,
+    };
+    let len = len.min(text.len() - 1);
+    text[len] = b'\n';
+    // SAFETY: `buf` is a page; at most 64 bytes are written.
+    unsafe { core::ptr::copy_nonoverlapping(text.as_ptr(), buf, len + 1) };
+    (len + 1) as isize
+}
+
+/// Copies what fits of `src` to the start of `dst`; gives its length.
+fn put(dst: &mut [u8], src: &[u8]) -> usize {
+    let n = src.len().min(dst.len());
+    dst[..n].copy_from_slice(&src[..n]);
+    n
 }

@@ -3,6 +3,8 @@
 
 #include <crypto/aes-xts.h>
 #include <linux/blk-mq.h>
+#include <linux/blkdev.h>
+#include <linux/device.h>
 
 #include "nitro_nvme_glue.h"
 
@@ -47,3 +49,38 @@ size_t nitro_nvme_xts_key_size(void)
 {
 	return sizeof(struct aes_xts_key);
 }
+
+/*
+ * sysfs attribute callbacks must be C: each one calls into Rust once
+ * (dev_to_disk() is a macro).
+ */
+#define NITRO_NVME_ATTR(_name, _which)						\
+	static ssize_t _name##_show(struct device *dev,				\
+				    struct device_attribute *attr, char *buf)	\
+	{									\
+		return nitro_nvme_disk_attr(dev_to_disk(dev), _which, buf);	\
+	}									\
+	static DEVICE_ATTR_RO(_name)
+
+NITRO_NVME_ATTR(serial, NITRO_NVME_ATTR_SERIAL);
+NITRO_NVME_ATTR(model, NITRO_NVME_ATTR_MODEL);
+NITRO_NVME_ATTR(device, NITRO_NVME_ATTR_DEVICE);
+NITRO_NVME_ATTR(volume, NITRO_NVME_ATTR_VOLUME);
+
+static struct attribute *nitro_nvme_attrs[] = {
+	&dev_attr_serial.attr,
+	&dev_attr_model.attr,
+	&dev_attr_device.attr,
+	&dev_attr_volume.attr,
+	NULL,
+};
+
+static const struct attribute_group nitro_nvme_group = {
+	.name = "nitro",
+	.attrs = nitro_nvme_attrs,
+};
+
+const struct attribute_group *nitro_nvme_disk_groups[] = {
+	&nitro_nvme_group,
+	NULL,
+};

@@ -22,4 +22,19 @@ unsigned int nitro_nvme_rq_op(struct request *rq);
 int nitro_nvme_rq_segments(struct request *rq, nitro_nvme_seg_fn fn, void *ctx);
 size_t nitro_nvme_xts_key_size(void);
 
+/* The disk's sysfs attributes (directory "nitro"), for udev. */
+enum nitro_nvme_attr {
+	NITRO_NVME_ATTR_SERIAL,
+	NITRO_NVME_ATTR_MODEL,
+	NITRO_NVME_ATTR_DEVICE,
+	NITRO_NVME_ATTR_VOLUME,
+};
+
+struct gendisk;
+struct attribute_group;
+
+/* In Rust (disk.rs): writes attribute @which of @disk into @buf. */
+ssize_t nitro_nvme_disk_attr(struct gendisk *disk, int which, char *buf);
+extern const struct attribute_group *nitro_nvme_disk_groups[];
+
 #endif

@@ -292,7 +292,7 @@ fn put_name(page: &mut [u8], at: usize, len: usize, s: &str) {
 }
 
 /// The serial number: `vol` and the id's 17 hex digits, as EBS gives it.
-fn serial(id: u64) -> [u8; 20] {
+pub(crate) fn serial(id: u64) -> [u8; 20] {
     let mut s = *b"vol00000000000000000";
     for (i, b) in s[3..].iter_mut().rev().enumerate() {
         // 17 digits of a 64-bit id: the top one is always 0.

@@ -7,15 +7,20 @@
 # vendor-specific areas), ebsnvme-id reads them and says it is not EBS,
 # passthrough read/write share the block device's data, discard and write
 # zeroes free the medium, and bad commands get NVMe status codes or errnos.
+# The disk's sysfs attributes feed our udev rule: /dev/disk/by-id links that
+# appear on attach and go on detach.
 source "$(dirname "$0")/../lib.sh"
 
-ktap_header 13
+ktap_header 15
 N=$NITROCTL
 js() { python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if ($1) else 1)"; }
 
 loaded nitro_testcard && rmmod nitro_testcard
 load_all
 open_gate
+# Install the rule as a package would (here in /run, the guest's scratch).
+mkdir -p /run/udev/rules.d && cp "$top/udev/70-nitro-nvme.rules" /run/udev/rules.d/ &&
+	udevadm control --reload
 
 vol=$($N volume create --kind instance --size 64M | awk '{print $1}')
 $N volume attach "$vol" sdf >/dev/null
@@ -23,6 +28,11 @@ disk=$(dmesg | sed -n "s/.*$vol attached as \(nitro[0-9]*n1\) .*/\1/p" | tail -1
 udevadm settle 2>/dev/null
 dev=/dev/$disk
 serial=vol${vol#vol-}
+link=/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_$serial
+
+attrs=$(cd /sys/block/$disk/nitro && echo "$(cat serial)|$(cat model)|$(cat device)|$(cat volume)")
+ok '[ "$attrs" = "$serial|Amazon EC2 NVMe Instance Storage|sdf|$vol" ]' "sysfs: /sys/block/$disk/nitro/{serial,model,device,volume}"
+ok '[ "$(readlink -f $link)" = "$dev" ]' "udev: $link -> $dev"
 
 ok 'nvme id-ctrl $dev -o json | js "d[\"vid\"] == 0x1d0f and d[\"ssvid\"] == 0x1d0f and d[\"sn\"].strip() == \"$serial\" and d[\"mn\"].strip() == \"Amazon EC2 NVMe Instance Storage\" and d[\"fr\"].strip() == \"1.0\" and d[\"mdts\"] == 8 and d[\"nn\"] == 1"' \
 	"nvme id-ctrl: Amazon vendor, instance-storage model, serial $serial, firmware, MDTS, one namespace"
@@ -84,7 +94,8 @@ id=$(python3 -c 'import fcntl; print(fcntl.ioctl(3, 0x4e40))' 2>&1)
 out=$(rmmod nitro_nvme 2>&1); rc=$?
 exec 3<&-
 echo "# NVME_IOCTL_ID after detach: $id; rmmod: $out"
-ok '[ "$id" = 1 ] && [ $rc != 0 ] && loaded nitro_nvme' \
-	"a descriptor kept open after detach still answers safely and pins the module"
+udevadm settle
+ok '[ "$id" = 1 ] && [ $rc != 0 ] && loaded nitro_nvme && [ ! -e $link ]' \
+	"after detach the by-id link is gone; a descriptor kept open still answers safely and pins the module"
 $N volume delete "$vol" >/dev/null
 ktap_done
