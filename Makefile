@@ -20,7 +20,7 @@ TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 ifeq ($(NITRO_IN_DEVROOT)$(KDIR),)
 
 # Outside the dev root: run the same goals inside it.
-PASS := $(foreach v,RUN V CLIPPY,$(if $($(v)),$(v)='$($(v))'))
+PASS := $(foreach v,RUN V CLIPPY INSTALL_MOD_PATH DESTDIR,$(if $($(v)),$(v)='$($(v))'))
 .DEFAULT_GOAL := all
 .PHONY: $(or $(MAKECMDGOALS),all)
 $(or $(MAKECMDGOALS),all):
@@ -30,6 +30,7 @@ else
 
 LLVM ?= -19
 # The dev kernel, built on first use (cached).
+KDIR_GIVEN := $(KDIR)
 KDIR ?= $(shell $(TOP)/tools/kernel.sh path debug)
 KSRC := $(or $(wildcard $(KDIR)/source),$(KDIR))
 NITROCTL := $(TOP)/tools/nitroctl/target/release/nitroctl
@@ -89,6 +90,7 @@ bench: nitroctl
 # Installs the modules (depmod'ed, under $(INSTALL_MOD_PATH)/lib/modules) and
 # the block card's udev rule, as a package would.
 install: modules
+	@[ -n "$(INSTALL_MOD_PATH)$(KDIR_GIVEN)" ] || { echo "make install: the dev kernel is not this machine's: set INSTALL_MOD_PATH (and DESTDIR), or build against your kernel with KDIR=" >&2; exit 2; }
 	$(KMAKE) modules_install INSTALL_MOD_PATH=$(INSTALL_MOD_PATH)
 	install -D -m 644 $(TOP)/udev/70-nitro-nvme.rules $(DESTDIR)/lib/udev/rules.d/70-nitro-nvme.rules
 
