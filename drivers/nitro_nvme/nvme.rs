@@ -8,7 +8,7 @@
 //! of the kind of volume ("Amazon EC2 NVMe Instance Storage"), serial `vol` + the id, the attachment's device
 //! name in the vendor-specific areas.
 
-use crate::volume::Volume;
+use crate::volume::{Volume, HIST_BINS};
 use kernel::{
     prelude::*,
     uaccess::{UserPtr, UserSlice},
@@ -338,10 +338,66 @@ fn identify_namespace(ctrl: &Controller<'_>, p: &mut [u8]) {
     put_name(p, 384, 32, ctrl.device);
 }
 
-/// Get Log Page: SMART / health (0x02).
+/// The EBS statistics log page (as EC2's, also for instance storage).
+const LOG_STATS: u32 = 0xd0;
+/// Its magic number.
+const STATS_MAGIC: u32 = 0x3c23_b510;
+
+/// Fills the statistics log page: counters (times in microseconds), queue
+/// length and the read and write latency histograms.
+fn stats_page(vol: &Volume, p: &mut [u8]) {
+    let s = vol.stats();
+    let m = &s.metrics;
+    p[0..4].copy_from_slice(&STATS_MAGIC.to_le_bytes());
+    let fields = [
+        m.read_ops,
+        m.write_ops,
+        m.read_bytes,
+        m.write_bytes,
+        m.read_ns / 1000,
+        m.write_ns / 1000,
+        // Never throttled: the card enforces no IOPS or throughput limit.
+        0,
+        0,
+        0,
+        0,
+        s.queue_length,
+    ];
+    for (i, v) in fields.iter().enumerate() {
+        p[8 + 8 * i..16 + 8 * i].copy_from_slice(&v.to_le_bytes());
+    }
+    for (base, hist) in [(512, &s.read_hist), (2056, &s.write_hist)] {
+        p[base..base + 8].copy_from_slice(&(HIST_BINS as u64).to_le_bytes());
+        for (i, count) in hist.iter().enumerate() {
+            let bin = base + 8 + 24 * i;
+            let lower = if i == 0 { 0 } else { 1u64 << (i - 1) };
+            let upper = if i == HIST_BINS - 1 {
+                u64::MAX
+            } else {
+                1u64 << i
+            };
+            p[bin..bin + 8].copy_from_slice(&lower.to_le_bytes());
+            p[bin + 8..bin + 16].copy_from_slice(&upper.to_le_bytes());
+            let count = u32::try_from(*count).unwrap_or(u32::MAX);
+            p[bin + 16..bin + 20].copy_from_slice(&count.to_le_bytes());
+        }
+    }
+}
+
+/// Get Log Page: SMART / health (0x02), statistics (0xd0).
 fn log_page(ctrl: &Controller<'_>, c: &Command) -> Result<i32> {
     let lid = c.cdw10 & 0xff;
     let dwords = ((c.cdw10 >> 16) & 0xffff) as usize + 1;
+    if lid == LOG_STATS {
+        let mut page = KVec::with_capacity(4096, GFP_KERNEL)?;
+        page.resize(4096, 0u8, GFP_KERNEL)?;
+        stats_page(ctrl.vol, &mut page);
+        let c = Command {
+            data_len: c.data_len.min((dwords * 4).min(4096) as u32),
+            ..*c
+        };
+        return copy_out(&c, &page);
+    }
     let mut page = [0u8; 512];
     match lid {
         0x02 => {

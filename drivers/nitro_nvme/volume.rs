@@ -21,8 +21,29 @@ use kernel::{
 };
 use nitro_ctrl::bus::Metrics;
 
+/// Latency histogram bins, in microseconds: [0, 1), [1, 2), [2, 4), ...
+/// [2^25, 2^26), [2^26, inf): EC2's bins for the EBS statistics log page.
+pub(crate) const HIST_BINS: usize = 28;
+
+/// The bin of a latency of `us` microseconds.
+pub(crate) fn hist_bin(us: u64) -> usize {
+    ((u64::BITS - us.leading_zeros()) as usize).min(HIST_BINS - 1)
+}
+
+/// A volume's statistics at one moment.
+pub(crate) struct Stats {
+    pub(crate) metrics: Metrics,
+    pub(crate) read_hist: [u64; HIST_BINS],
+    pub(crate) write_hist: [u64; HIST_BINS],
+    /// Requests being processed now.
+    pub(crate) queue_length: u64,
+}
+
 /// I/O counters of a volume.
 struct Counters {
+    read_hist: [Atomic<u64>; HIST_BINS],
+    write_hist: [Atomic<u64>; HIST_BINS],
+    inflight: Atomic<u64>,
     read_ops: Atomic<u64>,
     read_bytes: Atomic<u64>,
     read_ns: Atomic<u64>,
@@ -34,6 +55,9 @@ struct Counters {
 impl Counters {
     const fn new() -> Self {
         Self {
+            read_hist: [const { Atomic::new(0) }; HIST_BINS],
+            write_hist: [const { Atomic::new(0) }; HIST_BINS],
+            inflight: Atomic::new(0),
             read_ops: Atomic::new(0),
             read_bytes: Atomic::new(0),
             read_ns: Atomic::new(0),
@@ -88,6 +112,31 @@ impl Volume {
         }
     }
 
+    /// The counters, histograms and queue length, for the statistics log.
+    pub(crate) fn stats(&self) -> Stats {
+        let c = &self.counters;
+        Stats {
+            metrics: self.metrics(),
+            read_hist: core::array::from_fn(|i| c.read_hist[i].load(Relaxed)),
+            write_hist: core::array::from_fn(|i| c.write_hist[i].load(Relaxed)),
+            queue_length: c.inflight.load(Relaxed),
+        }
+    }
+
+    /// Counts one completed read or write of `bytes` that took `ns`.
+    fn record(&self, read: bool, bytes: u64, ns: u64) {
+        let c = &self.counters;
+        let (ops, total, time, hist) = if read {
+            (&c.read_ops, &c.read_bytes, &c.read_ns, &c.read_hist)
+        } else {
+            (&c.write_ops, &c.write_bytes, &c.write_ns, &c.write_hist)
+        };
+        ops.add(1, Relaxed);
+        total.add(bytes, Relaxed);
+        time.add(ns, Relaxed);
+        hist[hist_bin(ns / 1000)].add(1, Relaxed);
+    }
+
     /// Pages of the medium in use.
     pub(crate) fn pages(&self) -> usize {
         self.store.pages()
@@ -95,6 +144,14 @@ impl Volume {
 
     /// Carries out one request synchronously.
     fn process(&self, rq: &RqData<'_>) -> Result {
+        self.counters.inflight.add(1, Relaxed);
+        let r = self.process_counted(rq);
+        self.counters.inflight.fetch_sub(1, Relaxed);
+        r
+    }
+
+    /// `process`, while counted in the queue length.
+    fn process_counted(&self, rq: &RqData<'_>) -> Result {
         let start = Instant::<Monotonic>::now();
         let op = rq.op();
         let bytes = match op {
@@ -108,16 +165,7 @@ impl Volume {
             }
             Op::Other => return Err(EOPNOTSUPP),
         };
-        let ns = start.elapsed().as_nanos().max(0) as u64;
-        let c = &self.counters;
-        let (ops, total, time) = if op == Op::Read {
-            (&c.read_ops, &c.read_bytes, &c.read_ns)
-        } else {
-            (&c.write_ops, &c.write_bytes, &c.write_ns)
-        };
-        ops.add(1, Relaxed);
-        total.add(bytes, Relaxed);
-        time.add(ns, Relaxed);
+        self.record(op == Op::Read, bytes, elapsed_ns(start));
         Ok(())
     }
 
@@ -186,23 +234,23 @@ impl Volume {
     /// Reads `buf.len() / block_size` blocks from `lba` (in range, checked
     /// by the caller) into `buf`, decrypted.
     pub(crate) fn read_blocks(&self, lba: u64, buf: &mut [u8]) -> Result {
+        let start = Instant::<Monotonic>::now();
         let bs = self.block_size as usize;
         for (i, block) in buf.chunks_exact_mut(bs).enumerate() {
             self.load((lba + i as u64) * bs as u64, block)?;
         }
-        self.counters.read_ops.add(1, Relaxed);
-        self.counters.read_bytes.add(buf.len() as u64, Relaxed);
+        self.record(true, buf.len() as u64, elapsed_ns(start));
         Ok(())
     }
 
     /// Writes `buf` (whole blocks, clobbered) at `lba`, encrypted.
     pub(crate) fn write_blocks(&self, lba: u64, buf: &mut [u8]) -> Result {
+        let start = Instant::<Monotonic>::now();
         let bs = self.block_size as usize;
         for (i, block) in buf.chunks_exact_mut(bs).enumerate() {
             self.store_block((lba + i as u64) * bs as u64, block)?;
         }
-        self.counters.write_ops.add(1, Relaxed);
-        self.counters.write_bytes.add(buf.len() as u64, Relaxed);
+        self.record(false, buf.len() as u64, elapsed_ns(start));
         Ok(())
     }
 
@@ -227,6 +275,11 @@ impl Volume {
         }
         Ok(())
     }
+}
+
+/// Nanoseconds since `start`.
+fn elapsed_ns(start: Instant<Monotonic>) -> u64 {
+    u64::try_from(start.elapsed().as_nanos()).unwrap_or(0)
 }
 
 /// The blk-mq operations of a volume's disk.

@@ -11,7 +11,7 @@
 # appear on attach and go on detach.
 source "$(dirname "$0")/../lib.sh"
 
-ktap_header 15
+ktap_header 16
 N=$NITROCTL
 js() { python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if ($1) else 1)"; }
 
@@ -49,6 +49,23 @@ ok 'nvme read $dev -n 1 -s 100 -c 1 -z 8192 -d /tmp/blk2 >/dev/null 2>&1 && cmp 
 	"NVMe Write then Read through the passthrough return the data, and the block device sees it"
 ok 'nvme smart-log $dev -o json | js "d[\"host_write_commands\"] >= 1 and d[\"data_units_written\"] >= 1 and d[\"avail_spare\"] == 100" && nvme id-ns $dev -n 1 -o json | js "d[\"nuse\"] >= 1"' \
 	"smart-log counts the write; id-ns shows blocks in use"
+
+# The statistics log page (0xd0), read by nvme-cli's Amazon plugin.
+dd if=/dev/$disk of=/dev/null bs=64k count=16 iflag=direct status=none
+stats=$(nvme amzn stats "$dev" -o json)
+m=$($N metrics --json)
+ok 'python3 -c "
+import json, sys
+s = json.loads(sys.argv[1]); m = [v for v in json.loads(sys.argv[2])[\"volumes\"] if v[\"what\"] == \"$vol\"][0]
+r, w = s[\"read_io_latency_histogram\"], s[\"write_io_latency_histogram\"]
+ok = (s[\"total_read_ops\"] == m[\"read_ops\"] >= 17 and s[\"total_write_bytes\"] == m[\"write_bytes\"] >= 8192
+      and s[\"total_read_time\"] == m[\"read_ns\"] // 1000 and r[\"num_bins\"] == 28
+      and sum(b[\"count\"] for b in r[\"bins\"]) == s[\"total_read_ops\"]
+      and sum(b[\"count\"] for b in w[\"bins\"]) == s[\"total_write_ops\"]
+      and r[\"bins\"][3] == {\"lower\": 4, \"upper\": 8, \"count\": r[\"bins\"][3][\"count\"]}
+      and s[\"volume_queue_length\"] == 0)
+sys.exit(0 if ok else 1)" "$stats" "$m"' \
+	"nvme amzn stats reads the 0xd0 log: ops, bytes and time as the controller's metrics, every I/O in the latency histograms"
 
 ok 'nvme dsm $dev -n 1 --ad -s 100 -b 1 >/dev/null 2>&1 && cmp -s <(head -c 4096 /dev/zero) <(dd if=$dev bs=4096 skip=100 count=1 iflag=direct status=none) && cmp -s <(tail -c 4096 /tmp/blk) <(dd if=$dev bs=4096 skip=101 count=1 iflag=direct status=none)' \
 	"Dataset Management deallocate: that block reads zeros, its neighbour keeps its data"
