@@ -81,30 +81,26 @@ impl XtsKey {
     /// Encrypts one logical block in place; `sector` is its position in
     /// 512-byte sectors.
     pub(crate) fn encrypt(&self, block: &mut [u8], sector: u64) {
-        let mut tweak = tweak(sector);
-        // SAFETY: in-place over `block`, which is valid for its length
-        // (512 or 4096: a multiple of the AES block); `tweak` is 16 bytes;
-        // the key was prepared in `new`.
-        unsafe {
-            aes_xts_encrypt(
-                block.as_mut_ptr(),
-                block.as_ptr(),
-                block.len(),
-                tweak.as_mut_ptr(),
-                self.prepared.as_ptr().cast(),
-                false,
-            )
-        };
+        self.crypt(aes_xts_encrypt, block, sector);
     }
 
     /// Decrypts one logical block in place, as `encrypt` encrypted it.
     pub(crate) fn decrypt(&self, block: &mut [u8], sector: u64) {
+        self.crypt(aes_xts_decrypt, block, sector);
+    }
+
+    /// Runs `aes_xts_encrypt` or `aes_xts_decrypt` over `block`, in place,
+    /// as one message.
+    fn crypt(&self, f: XtsFn, block: &mut [u8], sector: u64) {
         let mut tweak = tweak(sector);
-        // SAFETY: as in `encrypt`.
+        let p = block.as_mut_ptr();
+        // SAFETY: in place over `block`, valid for its length (512 or 4096:
+        // a multiple of the AES block); `tweak` is 16 bytes; the key was
+        // prepared in `new`.
         unsafe {
-            aes_xts_decrypt(
-                block.as_mut_ptr(),
-                block.as_ptr(),
+            f(
+                p,
+                p,
                 block.len(),
                 tweak.as_mut_ptr(),
                 self.prepared.as_ptr().cast(),
@@ -113,6 +109,9 @@ impl XtsKey {
         };
     }
 }
+
+/// The signature of `aes_xts_encrypt` and `aes_xts_decrypt`.
+type XtsFn = unsafe extern "C" fn(*mut u8, *const u8, usize, *mut u8, *const c_void, bool);
 
 impl Drop for XtsKey {
     fn drop(&mut self) {
