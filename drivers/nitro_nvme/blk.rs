@@ -5,7 +5,7 @@
 //! each mapped for the duration of one closure call.
 
 use core::{
-    ffi::{c_int, c_uint, c_void},
+    ffi::{c_uint, c_void},
     marker::PhantomData,
 };
 use kernel::{bindings, block::mq, prelude::*};
@@ -19,9 +19,9 @@ extern "C" {
     fn nitro_nvme_rq_op(rq: *mut c_void) -> c_uint;
     fn nitro_nvme_rq_segments(
         rq: *mut c_void,
-        f: unsafe extern "C" fn(*mut c_void, *mut c_void, c_uint, c_uint) -> c_int,
+        f: unsafe extern "C" fn(*mut c_void, *mut c_void, c_uint, c_uint),
         ctx: *mut c_void,
-    ) -> c_int;
+    );
 }
 
 /// What a request asks for.
@@ -89,27 +89,23 @@ impl<'a> RqData<'a> {
     }
 
     /// Calls `f` on each segment of the request's data, in order, mapped
-    /// for the call (at most one page each). Stops at the first error.
+    /// for the call (at most one page each). After an error the remaining
+    /// segments are skipped and the error is returned.
     pub(crate) fn for_each_segment<F: FnMut(&mut [u8]) -> Result>(&self, mut f: F) -> Result {
         let mut state = Walk {
             f: &mut f,
             err: None,
         };
-        // SAFETY: `raw` is live (as in `op`); `trampoline::<F>` is called
-        // only during this call, with `ctx` pointing to `state`, which
-        // outlives it.
-        let ret = unsafe {
+        // SAFETY: `raw` is live (as in `op`); `trampoline::<F>` runs only
+        // within this call, with `ctx` = `&mut state`, which outlives it.
+        unsafe {
             nitro_nvme_rq_segments(
                 self.raw,
                 trampoline::<F>,
                 core::ptr::from_mut(&mut state).cast(),
             )
         };
-        match state.err {
-            Some(e) => Err(e),
-            None if ret != 0 => Err(EIO),
-            None => Ok(()),
-        }
+        state.err.map_or(Ok(()), Err)
     }
 }
 
@@ -119,7 +115,8 @@ struct Walk<'f, F: FnMut(&mut [u8]) -> Result> {
     err: Option<Error>,
 }
 
-/// Called by `nitro_nvme_rq_segments` for each segment.
+/// Called by `nitro_nvme_rq_segments` for each segment; after an error it
+/// does nothing.
 ///
 /// # Safety
 ///
@@ -130,9 +127,12 @@ unsafe extern "C" fn trampoline<F: FnMut(&mut [u8]) -> Result>(
     page: *mut c_void,
     offset: c_uint,
     len: c_uint,
-) -> c_int {
+) {
     // SAFETY: the caller passes the `Walk<F>` set up by `for_each_segment`.
     let walk = unsafe { &mut *ctx.cast::<Walk<'_, F>>() };
+    if walk.err.is_some() {
+        return;
+    }
     // SAFETY: `page` is a live page of the request; mapping it locally is
     // allowed in any context.
     let base = unsafe { bindings::kmap_local_page(page.cast()) };
@@ -144,11 +144,5 @@ unsafe extern "C" fn trampoline<F: FnMut(&mut [u8]) -> Result>(
     let r = (walk.f)(seg);
     // SAFETY: unmaps the mapping made above, once.
     unsafe { bindings::kunmap_local(base) };
-    match r {
-        Ok(()) => 0,
-        Err(e) => {
-            walk.err = Some(e);
-            1
-        }
-    }
+    walk.err = r.err();
 }

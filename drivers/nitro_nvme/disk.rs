@@ -136,10 +136,10 @@ impl NvmeDisk {
             drop(unsafe { Arc::<Volume>::from_foreign(d.queuedata) });
         };
 
-        // SAFETY: the tag set is live (we hold a reference in `data`) and
-        // `TagSet` is `repr(transparent)` over `struct blk_mq_tag_set`;
-        // `lim` is initialised; `queuedata` is the `Arc<Volume>` the
-        // `Operations` of `Disk` expect (`type QueueData = Arc<Volume>`).
+        // `TagSet` is `repr(transparent)` over `struct blk_mq_tag_set`, and
+        // `Disk`'s `QueueData` is `Arc<Volume>`, which `queuedata` is.
+        // SAFETY: the tag set is live (`data` holds it), `lim` is set up and
+        // `queuedata` is what the tag set's operations expect (see above).
         let gendisk = match from_err_ptr(unsafe {
             bindings::__blk_mq_alloc_disk(
                 core::ptr::from_ref(&*tagset).cast_mut().cast(),
@@ -191,9 +191,8 @@ impl NvmeDisk {
 
 impl Drop for NvmeDisk {
     fn drop(&mut self) {
-        // SAFETY: `gendisk` was added in `new` and is removed once, here;
-        // `put_disk` drops our reference (the last one frees the disk and
-        // calls `free_disk`).
+        // `put_disk` drops our reference; the last one calls `free_disk`.
+        // SAFETY: `gendisk` was added in `new` and is removed once, here.
         unsafe {
             bindings::del_gendisk(self.gendisk);
             bindings::put_disk(self.gendisk);

@@ -28,20 +28,15 @@ unsigned int nitro_nvme_rq_op(struct request *rq)
 
 /*
  * rq_for_each_segment() is a macro: calls @fn on each single-page segment of
- * @rq, in order, and stops at the first non-zero return, which it returns.
+ * @rq, in order (the Rust side remembers an error and ignores the rest).
  */
-int nitro_nvme_rq_segments(struct request *rq, nitro_nvme_seg_fn fn, void *ctx)
+void nitro_nvme_rq_segments(struct request *rq, nitro_nvme_seg_fn fn, void *ctx)
 {
 	struct req_iterator iter;
 	struct bio_vec bv;
-	int ret;
 
-	rq_for_each_segment(bv, rq, iter) {
-		ret = fn(ctx, bv.bv_page, bv.bv_offset, bv.bv_len);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	rq_for_each_segment(bv, rq, iter)
+		fn(ctx, bv.bv_page, bv.bv_offset, bv.bv_len);
 }
 
 /* struct aes_xts_key is opaque to Rust: its size, to allocate one. */

@@ -13,13 +13,13 @@
 struct page;
 struct request;
 
-typedef int (*nitro_nvme_seg_fn)(void *ctx, struct page *page, unsigned int offset,
-				 unsigned int len);
+typedef void (*nitro_nvme_seg_fn)(void *ctx, struct page *page, unsigned int offset,
+				  unsigned int len);
 
 u64 nitro_nvme_rq_pos(struct request *rq);
 unsigned int nitro_nvme_rq_bytes(struct request *rq);
 unsigned int nitro_nvme_rq_op(struct request *rq);
-int nitro_nvme_rq_segments(struct request *rq, nitro_nvme_seg_fn fn, void *ctx);
+void nitro_nvme_rq_segments(struct request *rq, nitro_nvme_seg_fn fn, void *ctx);
 size_t nitro_nvme_xts_key_size(void);
 
 /* The disk's sysfs attributes (directory "nitro"), for udev. */

@@ -51,9 +51,8 @@ impl Store {
         let pages = self.pages.lock();
         match pages.get(&index) {
             Some(c) if c.written & bit != 0 => {
-                // SAFETY: `out` is valid for writes of its length, and
-                // `off + out.len()` is within the page (a block never
-                // straddles pages: both sizes divide the page size).
+                // A block never straddles pages: both sizes divide PAGE_SIZE.
+                // SAFETY: `out` is writable for its length, within the page.
                 unsafe { c.page.read_raw(out.as_mut_ptr(), off, out.len())? };
                 Ok(true)
             }

@@ -169,8 +169,10 @@ impl Volume {
         Ok(())
     }
 
-    /// Moves a request's data block by block through a bounce buffer:
-    /// segments need not be block-aligned, blocks are encrypted whole.
+    /// Moves a request's data block by block: blocks are encrypted whole,
+    /// and segments need not be block-aligned, so writes (whose pages must
+    /// not be encrypted in place) and split blocks go through a bounce
+    /// buffer; a read of a whole block in one segment is decrypted in place.
     /// Gives the bytes moved.
     fn transfer(&self, rq: &RqData<'_>, write: bool) -> Result<u64> {
         let bs = self.block_size as usize;
@@ -183,6 +185,16 @@ impl Volume {
             while !seg.is_empty() {
                 if pos + bs as u64 > self.size_bytes {
                     return Err(EIO);
+                }
+                if !write && fill == 0 && seg.len() >= bs {
+                    // A whole block in this segment: decrypt straight into
+                    // it, no bounce copy.
+                    let (now, rest) = core::mem::take(&mut seg).split_at_mut(bs);
+                    self.load(pos, now)?;
+                    seg = rest;
+                    pos += bs as u64;
+                    moved += bs as u64;
+                    continue;
                 }
                 if !write && fill == 0 {
                     self.load(pos, &mut bounce)?;

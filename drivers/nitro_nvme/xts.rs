@@ -94,9 +94,8 @@ impl XtsKey {
     fn crypt(&self, f: XtsFn, block: &mut [u8], sector: u64) {
         let mut tweak = tweak(sector);
         let p = block.as_mut_ptr();
-        // SAFETY: in place over `block`, valid for its length (512 or 4096:
-        // a multiple of the AES block); `tweak` is 16 bytes; the key was
-        // prepared in `new`.
+        // SAFETY: in place over `block` (512 or 4096 bytes, whole AES blocks);
+        // `tweak` is 16 bytes; the key was prepared in `new`.
         unsafe {
             f(
                 p,

@@ -5,9 +5,7 @@
 //! anywhere in nitro-rs, that writes firmware.
 
 use kernel::{bindings, prelude::*, str::CStr};
-
-/// SHA-384 digest length.
-pub(crate) const SHA384_LEN: usize = 48;
+pub(crate) use nitro_ctrl::bus::SHA384_LEN;
 
 /// SHA-384 of `data` (the kernel's crypto library).
 pub(crate) fn sha384(data: &[u8]) -> [u8; SHA384_LEN] {
