@@ -24,7 +24,7 @@ PASS := $(foreach v,RUN V CLIPPY INSTALL_MOD_PATH DESTDIR,$(if $($(v)),$(v)='$($
 .DEFAULT_GOAL := all
 .PHONY: $(or $(MAKECMDGOALS),all)
 $(or $(MAKECMDGOALS),all):
-	@$(TOP)/tools/devroot.sh run $(MAKE) --no-print-directory -C $(TOP) $(MAKECMDGOALS) $(PASS)
+	@cd $(TOP) && tools/devroot.sh run $(MAKE) --no-print-directory $(MAKECMDGOALS) $(PASS)
 
 else
 

@@ -11,7 +11,9 @@
 #   tools/devroot.sh run CMD...    run CMD inside the root, in the checkout
 #
 # Commands run in a private mount namespace (unshare -m): /proc, /sys, /dev,
-# the checkout and the cache are bound into the root there, and every one of
+# the checkout (at the same path; a checkout below /tmp at /srv/nitro-rs,
+# since the root's /tmp is its own) and the cache are bound into the root
+# there, and every one of
 # those mounts disappears with the namespace when CMD exits, also on failure
 # or on a signal. Nothing is left mounted on the host.
 #
@@ -23,6 +25,9 @@ top=$(cd "$here/.." && pwd)
 cache=${NITRO_CACHE:-/var/cache/nitro-rs}
 pkgfile=$here/devroot.packages
 mirror=${NITRO_MIRROR:-http://deb.debian.org/debian}
+
+# Where a checkout below /tmp appears inside the root (see run_in_root).
+alias=/srv/nitro-rs
 
 log() { printf 'devroot: %s\n' "$*" >&2; }
 
@@ -80,8 +85,15 @@ run_in_root() {
 	for d in proc sys dev; do
 		mount --rbind "/$d" "$root/$d"
 	done
-	mkdir -p "$root$top" "$root$cache" "$root/run/shm"
-	mount --bind "$top" "$root$top"
+	# The checkout appears at the same path, except below /tmp: the root and
+	# the test VM mount their own /tmp over it, so such a checkout (a CI
+	# clone in a mktemp dir) appears at $alias instead, and the command runs
+	# in the matching directory there.
+	local inside=$top
+	case "$top/" in /tmp/*) inside=$alias ;; esac
+	case "$cwd/" in "$top"/*) cwd=$inside${cwd#"$top"} ;; esac
+	mkdir -p "$root$inside" "$root$cache" "$root/run/shm"
+	mount --bind "$top" "$root$inside"
 	mount --bind "$cache" "$root$cache"
 	mount -t tmpfs -o size=4g tmpfs "$root/tmp"
 	cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
@@ -109,12 +121,6 @@ path)
 run)
 	shift
 	[ $# -gt 0 ] || { log "usage: $0 run CMD..."; exit 2; }
-	# The root and the test VM mount their own /tmp (scratch), which would
-	# hide a checkout below it.
-	case "$top/" in /tmp/*)
-		log "the checkout ($top) is under /tmp, which the dev root and the VM mount over: clone it elsewhere"
-		exit 2 ;;
-	esac
 	make_root
 	root=$(root_path)
 	mkdir -p "$cache/cargo"
