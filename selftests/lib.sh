@@ -46,6 +46,18 @@ load_all() {
 	for m in "${MODULES[@]}"; do load "$m" || return 1; done
 }
 
+# Loads a module of the test kernel itself (dm-crypt, brd, null_blk), with
+# parameters. tools/vm.sh shares the kernel tree at /tmp/nitro-kernel; on
+# another machine, modprobe as usual.
+kmod() {
+	local mods=/tmp/nitro-kernel/.virtme_mods
+	if [ -d "$mods/lib/modules" ]; then
+		modprobe -d "$mods" -S "$(ls "$mods/lib/modules" | head -1)" "$@"
+	else
+		modprobe "$@"
+	fi
+}
+
 # Kernel log lines printed since mark_log.
 mark_log() { log_mark=$(dmesg | wc -l); }
 new_log() { dmesg | tail -n +"$((log_mark + 1))"; }

@@ -25,7 +25,11 @@ log() { printf 'vm: %s\n' "$*" >&2; }
 
 # The guest's root (the dev root, with the checkout) is read-only 9p; /tmp
 # is a writable overlay: the scratch space of tests and of `make vm`.
-base_opts=(--run "$kdir" --user root --cpus 2 --memory 2G)
+# The kernel tree, read-only at /tmp/nitro-kernel: its modules (dm-crypt,
+# brd, null_blk, for the tests and benchmarks) are loaded from there by
+# kmod in selftests/lib.sh (virtme-ng's own /lib/modules link points to the
+# host path, which the guest hides under a tmpfs).
+base_opts=(--run "$kdir" --user root --cpus 2 --memory 2G --rodir="/tmp/nitro-kernel=$kdir")
 mkdir -p "$top/build"
 
 # Decide between KVM and TCG once per kernel build and machine: KVM only if
