@@ -130,7 +130,18 @@ pub struct VolumeSpec {
     pub block_size: u32,
     /// Name given at create (may be empty).
     pub name: Tag,
+    /// EBS: the caller's descriptor of the backing file or device, valid
+    /// only while the create request runs (in the caller's context).
+    pub backing_fd: i32,
+    /// EBS: the data key, wrapped under the card's key (opaque here).
+    pub wrapped_key: [u8; WRAPPED_KEY_LEN],
 }
+
+/// Length of a wrapped data key (`struct nitro_wrapped_key`).
+pub const WRAPPED_KEY_LEN: usize = uapi::NITRO_WRAPPED_KEY_LEN as usize;
+
+/// Bins of a latency histogram (`NITRO_HIST_BINS`).
+pub const HIST_BINS: usize = uapi::NITRO_HIST_BINS as usize;
 
 /// An ENI as the card is asked to provision it.
 #[derive(Clone, Copy)]
@@ -200,6 +211,12 @@ pub struct Metrics {
     pub tx_bytes: u64,
     /// Packets dropped.
     pub drops: u64,
+    /// Requests being processed now (volumes).
+    pub queue_depth: u64,
+    /// Reads by latency (volumes): bin 0 under 1 us, bin i [2^(i-1), 2^i) us.
+    pub read_hist: [u64; HIST_BINS],
+    /// Writes by latency, the same way.
+    pub write_hist: [u64; HIST_BINS],
 }
 
 /// Length of a SHA-384 digest.

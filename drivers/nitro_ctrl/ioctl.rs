@@ -213,7 +213,13 @@ fn volume_create(arg: usize) -> (u64, Result) {
             size_bytes: c.val.size_bytes,
             block_size,
             name: field(&c.val.name, state::name_byte)?,
+            backing_fd: c.val.backing_fd,
+            wrapped_key: c.val.wrapped_key,
         };
+        ensure(c.val.reserved == 0 && c.val.pad == [0; 4])?;
+        // Instance storage has no backing and makes its own key; whether an
+        // EBS backing and key are usable is for the card to say.
+        ensure(kind == VolumeKind::Ebs || (spec.backing_fd == 0 && all_zero(&spec.wrapped_key)))?;
         c.probe_writable()?;
         let id = registry::create(spec)?;
         c.val.id = id;
@@ -469,6 +475,9 @@ fn metrics(arg: usize) -> Result {
     v.requests = requests;
     v.failures = failures;
     v.objects = objects;
+    v.queue_depth = counters.queue_depth;
+    v.read_hist = counters.read_hist;
+    v.write_hist = counters.write_hist;
     m.write_back()
 }
 

@@ -178,6 +178,36 @@ enum nitro_state {
 	NITRO_STATE_CARD_LOST = 7,
 };
 
+/*
+ * An EBS volume's data key, as the key service hands it out: the 64-byte
+ * AES-256-XTS key sealed with AES-256-GCM under the EBS card's 32-byte key
+ * (loaded by nitro_nvme at init as the firmware file NITRO_EBS_CARD_KEY).
+ * The associated data is the first 8 bytes (magic and version), so a blob
+ * of another format or version never opens.
+ */
+#define NITRO_WRAPPED_KEY_MAGIC "NWK1"
+#define NITRO_WRAPPED_KEY_VERSION 1
+#define NITRO_DATA_KEY_LEN 64
+#define NITRO_CARD_KEY_LEN 32
+#define NITRO_EBS_CARD_KEY "nitro-rs/ebs-card.key"
+
+/**
+ * struct nitro_wrapped_key - layout of nitro_volume_create.wrapped_key
+ * @magic: NITRO_WRAPPED_KEY_MAGIC, not NUL-terminated
+ * @version: NITRO_WRAPPED_KEY_VERSION, little endian
+ * @nonce: the GCM nonce, random per wrapping
+ * @sealed: the data key, encrypted
+ * @tag: the GCM tag over @magic, @version (associated data) and @sealed
+ */
+struct nitro_wrapped_key {
+	char magic[4];
+	__u32 version;
+	__u8 nonce[12];
+	__u8 sealed[NITRO_DATA_KEY_LEN];
+	__u8 tag[16];
+};
+#define NITRO_WRAPPED_KEY_LEN 100
+
 /* Block sizes a volume may have; 0 at create means the default, 4096. */
 #define NITRO_BLOCK_SIZE_DEFAULT 4096
 
@@ -190,6 +220,19 @@ enum nitro_state {
  * @flags: in: zero
  * @name: in: optional name, NUL-terminated, unique on the host (EEXIST)
  * @id: out: the new volume's id
+ * @backing_fd: in: EBS: a file or block device open for reading and
+ *	writing, at least @size_bytes long: the "storage server", which only
+ *	ever holds ciphertext (the card keeps its own reference; the caller may
+ *	close the descriptor afterwards). Instance storage: 0.
+ * @reserved: zero
+ * @pad: zero
+ * @wrapped_key: in: EBS: the volume's data key wrapped under the EBS card's
+ *	key (struct nitro_wrapped_key, byte for byte). It is checked when the
+ *	volume is attached (EKEYREJECTED if it does not open) and never
+ *	returned. Instance storage: zero (the card makes the key itself).
+ *
+ * Callers compiled before @backing_fd existed (size 64) can create
+ * instance-storage volumes only: an EBS volume needs a wrapped key.
  */
 struct nitro_volume_create {
 	__u32 size;
@@ -199,6 +242,10 @@ struct nitro_volume_create {
 	__u32 flags;
 	char name[NITRO_TAG_LEN];
 	__u64 id;
+	__s32 backing_fd;
+	__u32 reserved;
+	__u8 wrapped_key[NITRO_WRAPPED_KEY_LEN];
+	__u8 pad[4];
 };
 
 /**
@@ -361,6 +408,9 @@ struct nitro_list {
 /* Most entries one list call returns. */
 #define NITRO_LIST_MAX 4096
 
+/* Latency histogram bins of a volume's metrics. */
+#define NITRO_HIST_BINS 28
+
 enum nitro_metrics_scope {
 	/* @id is a volume id. */
 	NITRO_METRICS_VOLUME = 1,
@@ -391,6 +441,10 @@ enum nitro_metrics_scope {
  * @failures: out: card scope: of those, refused
  * @objects: out: card scope: objects the card holds
  * @reserved: zero
+ * @queue_depth: out: volume: requests being processed now
+ * @read_hist: out: volume: reads by latency, bin 0: under 1 us, bin i:
+ *	[2^(i-1), 2^i) us, the last bin open-ended (the 0xD0 log page's bins)
+ * @write_hist: out: volume: writes, the same way
  */
 struct nitro_metrics {
 	__u32 size;
@@ -411,6 +465,9 @@ struct nitro_metrics {
 	__u64 failures;
 	__u32 objects;
 	__u32 reserved;
+	__u64 queue_depth;
+	__u64 read_hist[NITRO_HIST_BINS];
+	__u64 write_hist[NITRO_HIST_BINS];
 };
 
 /**
@@ -587,5 +644,8 @@ struct nitro_firmware_update {
 #define NITRO_ALLOW_ENTRY_SIZE_VER0 104
 #define NITRO_FIRMWARE_ALLOW_SIZE_VER0 56
 #define NITRO_FIRMWARE_UPDATE_SIZE_VER0 56
+/* Second sizes (EBS backing and keys; latency histograms). */
+#define NITRO_VOLUME_CREATE_SIZE_VER1 176
+#define NITRO_METRICS_SIZE_VER1 584
 
 #endif /* _UAPI_LINUX_NITRO_H */
