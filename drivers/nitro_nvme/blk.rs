@@ -8,7 +8,7 @@ use core::{
     ffi::{c_uint, c_void},
     marker::PhantomData,
 };
-use kernel::{bindings, block::mq, prelude::*};
+use kernel::{bindings, block::mq, prelude::*, sync::aref::ARef};
 
 // The glue of nitro_nvme_glue.c; `struct request` and `struct page`
 // pointers are passed as `void *` (their Rust types are not FFI-safe to
@@ -145,4 +145,30 @@ unsafe extern "C" fn trampoline<F: FnMut(&mut [u8]) -> Result>(
     // SAFETY: unmaps the mapping made above, once.
     unsafe { bindings::kunmap_local(base) };
     walk.err = r.err();
+}
+
+/// Ends a request that the driver took out of `queue_rq` (an EBS request,
+/// ended from the I/O work queue): success, or the block status of the
+/// error.
+///
+/// Kernel 7.3's `mq::Request` can end a request only with success; an
+/// error is ended here directly. The driver never clones a request's
+/// `ARef`, so `rq` is the only one: the block layer gets the request back
+/// and the abstraction's reference count is set afresh by the next
+/// `queue_rq` that receives it.
+pub(crate) fn end<T: mq::Operations>(rq: ARef<mq::Request<T>>, r: Result) {
+    let (rq, err) = match r {
+        Ok(()) => match mq::Request::end_ok(rq) {
+            Ok(()) => return,
+            Err(rq) => (rq, EIO),
+        },
+        Err(e) => (rq, e),
+    };
+    // SAFETY: no preconditions: maps an errno to a block status.
+    let status = unsafe { bindings::errno_to_blk_status(err.to_errno()) };
+    let ptr = ARef::into_raw(rq);
+    // The request is in flight and owned by the driver through the only
+    // `ARef`, consumed above.
+    // SAFETY: it is handed back to the block layer exactly once, here.
+    unsafe { bindings::blk_mq_end_request(ptr.as_ptr().cast(), status) };
 }

@@ -37,8 +37,11 @@ const ATTR_VOLUME: c_int = 3;
 
 /// Requests in flight per hardware queue.
 const QUEUE_DEPTH: u32 = 64;
-/// Largest discard or write-zeroes request, in sectors.
+/// Largest discard or write-zeroes request, in sectors: 2 GiB in RAM
+/// (pages are only forgotten), 8 MiB on a backing store (each block is
+/// written, encrypted, within the request's time).
 const MAX_ZERO_SECTORS: u32 = 1 << 22;
+const EBS_MAX_ZERO_SECTORS: u32 = 1 << 14;
 
 /// What a disk holds until it is freed (`gendisk.private_data`).
 struct DiskData {
@@ -101,9 +104,14 @@ impl NvmeDisk {
         let mut lim: bindings::queue_limits = pin_init::zeroed();
         lim.logical_block_size = vol.block_size;
         lim.physical_block_size = vol.block_size;
-        lim.max_hw_discard_sectors = MAX_ZERO_SECTORS;
+        let zero_max = if vol.is_ebs() {
+            EBS_MAX_ZERO_SECTORS
+        } else {
+            MAX_ZERO_SECTORS
+        };
+        lim.max_hw_discard_sectors = zero_max;
         lim.discard_granularity = vol.block_size;
-        lim.max_write_zeroes_sectors = MAX_ZERO_SECTORS;
+        lim.max_write_zeroes_sectors = zero_max;
 
         let mut dev = [0u8; 32];
         let n = device.len().min(31);

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* C glue of nitro_nvme: see nitro_nvme_glue.h. */
 
+#include <crypto/aes-gcm.h>
 #include <crypto/aes-xts.h>
+#include <linux/fs.h>
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/device.h>
@@ -43,6 +45,21 @@ void nitro_nvme_rq_segments(struct request *rq, nitro_nvme_seg_fn fn, void *ctx)
 size_t nitro_nvme_xts_key_size(void)
 {
 	return sizeof(struct aes_xts_key);
+}
+
+/* struct aes_gcm_key is opaque to Rust: its size, to allocate one. */
+size_t nitro_nvme_gcm_key_size(void)
+{
+	return sizeof(struct aes_gcm_key);
+}
+
+/*
+ * i_size_read() is static inline: the size of a backing file or block
+ * device (f_mapping->host is the bdev's inode for a device node).
+ */
+loff_t nitro_nvme_file_size(struct file *file)
+{
+	return i_size_read(file->f_mapping->host);
 }
 
 /*

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * C glue for what kernel 7.3's Rust support has no way into: static inline
- * request accessors, the rq_for_each_segment() macro, and the size of
- * struct aes_xts_key (not in the Rust bindings). One call each, no logic:
- * drivers/nitro_nvme/blk.rs and xts.rs are their only users.
+ * request accessors, the rq_for_each_segment() macro, the sizes of
+ * struct aes_xts_key and struct aes_gcm_key (not in the Rust bindings), and
+ * i_size_read(). One call each, no logic:
+ * drivers/nitro_nvme/blk.rs, xts.rs, keys.rs and backing.rs are their
+ * only users.
  */
 #ifndef NITRO_NVME_GLUE_H
 #define NITRO_NVME_GLUE_H
@@ -21,6 +23,10 @@ unsigned int nitro_nvme_rq_bytes(struct request *rq);
 unsigned int nitro_nvme_rq_op(struct request *rq);
 void nitro_nvme_rq_segments(struct request *rq, nitro_nvme_seg_fn fn, void *ctx);
 size_t nitro_nvme_xts_key_size(void);
+size_t nitro_nvme_gcm_key_size(void);
+
+struct file;
+loff_t nitro_nvme_file_size(struct file *file);
 
 /* The disk's sysfs attributes (directory "nitro"), for udev. */
 enum nitro_nvme_attr {

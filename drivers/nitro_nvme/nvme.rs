@@ -5,7 +5,8 @@
 //! nvme-cli and amazon-ec2-utils use (Identify, Get Log Page) and the I/O
 //! command set (Read, Write, Flush, Write Zeroes, Dataset Management), with
 //! NVMe status codes. Identify looks like EC2's: vendor 0x1d0f, the model
-//! of the kind of volume ("Amazon EC2 NVMe Instance Storage"), serial `vol` + the id, the attachment's device
+//! of the kind of volume ("Amazon Elastic Block Store" or "Amazon EC2 NVMe
+//! Instance Storage"), serial `vol` + the id, the attachment's device
 //! name in the vendor-specific areas.
 
 use crate::volume::{Volume, HIST_BINS};
@@ -33,6 +34,8 @@ mod uapi {
 const VENDOR_AMAZON: u16 = 0x1d0f;
 /// Model of an instance-storage volume.
 pub(crate) const MODEL_INSTANCE: &str = "Amazon EC2 NVMe Instance Storage";
+/// Model of an EBS volume.
+pub(crate) const MODEL_EBS: &str = "Amazon Elastic Block Store";
 /// Firmware revision reported.
 const FIRMWARE: &str = "1.0";
 /// Largest transfer of one command: 2^MDTS pages (1 MiB).
@@ -81,6 +84,16 @@ struct Command {
     cdw10: u32,
     cdw11: u32,
     cdw12: u32,
+}
+
+/// Handles an ioctl of the controller's character device: the admin and
+/// I/O passthrough commands, not the namespace-only ones (`NVME_IOCTL_ID`,
+/// `NVME_IOCTL_SUBMIT_IO`: `ENOTTY`, as the nvme driver answers).
+pub(crate) fn ctrl_ioctl(ctrl: &Controller<'_>, cmd: u32, arg: usize) -> Result<i32> {
+    match cmd {
+        uapi::NVME_IOCTL_ID | uapi::NVME_IOCTL_SUBMIT_IO => Err(ENOTTY),
+        _ => ioctl(ctrl, cmd, arg),
+    }
 }
 
 /// Handles an ioctl of the disk: `Ok(n)` is the ioctl's return value (0,
@@ -178,7 +191,10 @@ fn run(ctrl: &Controller<'_>, admin: bool, c: &Command) -> Result<i32> {
             return Ok(status::INVALID_NS);
         }
         match c.opcode {
-            IO_FLUSH => Ok(status::SUCCESS),
+            IO_FLUSH => {
+                ctrl.vol.flush()?;
+                Ok(status::SUCCESS)
+            }
             IO_READ | IO_WRITE => read_write(ctrl.vol, c),
             IO_WRITE_ZEROES => {
                 let (lba, nlb) = range(c);
@@ -346,8 +362,7 @@ const STATS_MAGIC: u32 = 0x3c23_b510;
 /// Fills the statistics log page: counters (times in microseconds), queue
 /// length and the read and write latency histograms.
 fn stats_page(vol: &Volume, p: &mut [u8]) {
-    let s = vol.stats();
-    let m = &s.metrics;
+    let m = vol.metrics();
     p[0..4].copy_from_slice(&STATS_MAGIC.to_le_bytes());
     let fields = [
         m.read_ops,
@@ -361,12 +376,12 @@ fn stats_page(vol: &Volume, p: &mut [u8]) {
         0,
         0,
         0,
-        s.queue_length,
+        m.queue_depth,
     ];
     for (i, v) in fields.iter().enumerate() {
         p[8 + 8 * i..16 + 8 * i].copy_from_slice(&v.to_le_bytes());
     }
-    for (base, hist) in [(512, &s.read_hist), (2056, &s.write_hist)] {
+    for (base, hist) in [(512, &m.read_hist), (2056, &m.write_hist)] {
         p[base..base + 8].copy_from_slice(&(HIST_BINS as u64).to_le_bytes());
         for (i, count) in hist.iter().enumerate() {
             let bin = base + 8 + 24 * i;

@@ -2,11 +2,15 @@
 
 //! A volume's data path: its disk's blk-mq operations, which encrypt each
 //! logical block with the volume's key (AES-256-XTS, tweak = sector) on the
-//! way to the medium and decrypt it on the way back.
+//! way to the medium and decrypt it on the way back. The medium is RAM
+//! (instance storage, served in `queue_rq`) or a backing file or device
+//! (EBS, served from the card's I/O work queue, since file I/O sleeps).
 
 use crate::{
+    backing::Backing,
     blk::{Op, RqData},
     store::Store,
+    wq::IoQueue,
     xts::XtsKey,
 };
 use kernel::{
@@ -22,21 +26,13 @@ use kernel::{
 use nitro_ctrl::bus::Metrics;
 
 /// Latency histogram bins, in microseconds: [0, 1), [1, 2), [2, 4), ...
-/// [2^25, 2^26), [2^26, inf): EC2's bins for the EBS statistics log page.
-pub(crate) const HIST_BINS: usize = 28;
+/// [2^25, 2^26), [2^26, inf): EC2's bins for the EBS statistics log page,
+/// and the controller's (`NITRO_HIST_BINS`).
+pub(crate) const HIST_BINS: usize = nitro_ctrl::bus::HIST_BINS;
 
 /// The bin of a latency of `us` microseconds.
 pub(crate) fn hist_bin(us: u64) -> usize {
     ((u64::BITS - us.leading_zeros()) as usize).min(HIST_BINS - 1)
-}
-
-/// A volume's statistics at one moment.
-pub(crate) struct Stats {
-    pub(crate) metrics: Metrics,
-    pub(crate) read_hist: [u64; HIST_BINS],
-    pub(crate) write_hist: [u64; HIST_BINS],
-    /// Requests being processed now.
-    pub(crate) queue_length: u64,
 }
 
 /// I/O counters of a volume.
@@ -68,22 +64,38 @@ impl Counters {
     }
 }
 
-/// A provisioned volume: its key and its medium, attached or not.
+/// Where an EBS volume's blocks live, and the queue its I/O runs on.
+pub(crate) struct EbsIo {
+    pub(crate) backing: Arc<Backing>,
+    pub(crate) queue: Arc<IoQueue>,
+}
+
+/// A volume as its disk sees it: its key and its medium. An instance
+/// volume's lives as long as the volume; an EBS volume's only while it is
+/// attached (its key is opened at attach and wiped at detach).
 #[pin_data]
 pub(crate) struct Volume {
     pub(crate) id: u64,
     pub(crate) size_bytes: u64,
     pub(crate) block_size: u32,
     key: XtsKey,
+    /// Instance storage: the blocks (empty for EBS).
     #[pin]
     store: Store,
+    /// EBS: the backing store.
+    ebs: Option<EbsIo>,
     counters: Counters,
 }
 
 impl Volume {
-    /// A new volume with a key born in the card and an empty medium.
-    pub(crate) fn new(id: u64, size_bytes: u64, block_size: u32) -> Result<Arc<Self>> {
-        let key = XtsKey::random()?;
+    /// A volume of `key` over RAM (`ebs` is `None`) or a backing store.
+    pub(crate) fn new(
+        id: u64,
+        size_bytes: u64,
+        block_size: u32,
+        key: XtsKey,
+        ebs: Option<EbsIo>,
+    ) -> Result<Arc<Self>> {
         let bs = block_size as usize;
         Arc::pin_init(
             pin_init!(Self {
@@ -92,13 +104,15 @@ impl Volume {
                 block_size,
                 key,
                 store <- Store::new(bs),
+                ebs,
                 counters: Counters::new(),
             }),
             GFP_KERNEL,
         )
     }
 
-    /// The volume's counters, for the controller's metrics.
+    /// The volume's counters, histograms and queue depth, for the
+    /// controller's metrics and the statistics log page.
     pub(crate) fn metrics(&self) -> Metrics {
         let c = &self.counters;
         Metrics {
@@ -108,18 +122,10 @@ impl Volume {
             write_ops: c.write_ops.load(Relaxed),
             write_bytes: c.write_bytes.load(Relaxed),
             write_ns: c.write_ns.load(Relaxed),
-            ..Metrics::default()
-        }
-    }
-
-    /// The counters, histograms and queue length, for the statistics log.
-    pub(crate) fn stats(&self) -> Stats {
-        let c = &self.counters;
-        Stats {
-            metrics: self.metrics(),
+            queue_depth: c.inflight.load(Relaxed),
             read_hist: core::array::from_fn(|i| c.read_hist[i].load(Relaxed)),
             write_hist: core::array::from_fn(|i| c.write_hist[i].load(Relaxed)),
-            queue_length: c.inflight.load(Relaxed),
+            ..Metrics::default()
         }
     }
 
@@ -143,7 +149,7 @@ impl Volume {
     }
 
     /// Carries out one request synchronously.
-    fn process(&self, rq: &RqData<'_>) -> Result {
+    pub(crate) fn process(&self, rq: &RqData<'_>) -> Result {
         self.counters.inflight.add(1, Relaxed);
         let r = self.process_counted(rq);
         self.counters.inflight.fetch_sub(1, Relaxed);
@@ -158,7 +164,7 @@ impl Volume {
             Op::Read => self.transfer(rq, false)?,
             Op::Write => self.transfer(rq, true)?,
             // RAM holds what was written as soon as the write completes.
-            Op::Flush => return Ok(()),
+            Op::Flush => return self.flush(),
             Op::Discard | Op::WriteZeroes => {
                 let bs = u64::from(self.block_size);
                 return self.zero(rq.pos_bytes() / bs, rq.bytes() / bs);
@@ -229,7 +235,10 @@ impl Volume {
     /// Encrypts `block` (plaintext, clobbered) and stores it at byte `pos`.
     fn store_block(&self, pos: u64, block: &mut [u8]) -> Result {
         self.key.encrypt(block, pos >> 9);
-        self.store.write(pos, block)
+        match &self.ebs {
+            Some(e) => e.backing.write_at(pos, block),
+            None => self.store.write(pos, block),
+        }
     }
 
     /// Blocks on the volume.
@@ -266,26 +275,54 @@ impl Volume {
         Ok(())
     }
 
-    /// Zeroes (deallocates) `count` blocks from `lba`: they read as zeros
-    /// and their pages are freed once empty.
+    /// Zeroes (deallocates) `count` blocks from `lba`: they read as zeros.
+    /// In RAM their pages are freed once empty; on a backing store the
+    /// blocks are written as encrypted zeros (it never holds plaintext, not
+    /// even zeros, and a hole would not decrypt to zeros).
     pub(crate) fn zero(&self, lba: u64, count: u64) -> Result {
         if !self.in_range(lba, count) {
             return Err(EIO);
         }
         let bs = u64::from(self.block_size);
-        self.store.discard(lba * bs, (lba + count) * bs);
+        let Some(e) = &self.ebs else {
+            self.store.discard(lba * bs, (lba + count) * bs);
+            return Ok(());
+        };
+        // Block by block; the buffer is allocated as `transfer`'s is (no
+        // reclaim into the I/O path).
+        let mut block = KVec::with_capacity(bs as usize, GFP_ATOMIC)?;
+        for i in lba..lba + count {
+            block.clear();
+            block.resize(bs as usize, 0u8, GFP_ATOMIC)?;
+            self.key.encrypt(&mut block, (i * bs) >> 9);
+            e.backing.write_at(i * bs, &block)?;
+        }
         Ok(())
     }
 
     /// Reads and decrypts the block at `pos` into `out`; zeros if it was
-    /// never written.
+    /// never written (RAM).
     fn load(&self, pos: u64, out: &mut [u8]) -> Result {
-        if self.store.read(pos, out)? {
+        if let Some(e) = &self.ebs {
+            e.backing.read_at(pos, out)?;
+            self.key.decrypt(out, pos >> 9);
+        } else if self.store.read(pos, out)? {
             self.key.decrypt(out, pos >> 9);
         } else {
             out.fill(0);
         }
         Ok(())
+    }
+
+    /// Makes every completed write durable: RAM already is; a backing
+    /// store is synced.
+    pub(crate) fn flush(&self) -> Result {
+        self.ebs.as_ref().map_or(Ok(()), |e| e.backing.sync())
+    }
+
+    /// Whether the volume is on a backing store (EBS).
+    pub(crate) fn is_ebs(&self) -> bool {
+        self.ebs.is_some()
     }
 }
 
@@ -302,6 +339,10 @@ impl Operations for Disk {
     type QueueData = Arc<Volume>;
 
     fn queue_rq(vol: ArcBorrowVolume<'_>, rq: ARef<mq::Request<Self>>, _is_last: bool) -> Result {
+        if let Some(e) = &vol.ebs {
+            // File I/O sleeps: the card's work queue ends the request.
+            return e.queue.submit(vol.into(), rq);
+        }
         vol.process(&RqData::new(&rq))?;
         // The driver holds the only reference while the request is in
         // `queue_rq`, so ending it cannot fail.
