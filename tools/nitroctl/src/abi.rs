@@ -35,7 +35,7 @@ mod tests {
         let sizes = [
             (
                 size_of::<nitro_volume_create>(),
-                NITRO_VOLUME_CREATE_SIZE_VER0,
+                NITRO_VOLUME_CREATE_SIZE_VER1,
             ),
             (size_of::<nitro_object_ref>(), NITRO_OBJECT_REF_SIZE_VER0),
             (size_of::<nitro_attach>(), NITRO_ATTACH_SIZE_VER0),
@@ -51,7 +51,7 @@ mod tests {
                 NITRO_ENI_DESCRIBE_SIZE_VER0,
             ),
             (size_of::<nitro_list>(), NITRO_LIST_SIZE_VER0),
-            (size_of::<nitro_metrics>(), NITRO_METRICS_SIZE_VER0),
+            (size_of::<nitro_metrics>(), NITRO_METRICS_SIZE_VER1),
             (size_of::<nitro_audit_entry>(), NITRO_AUDIT_ENTRY_SIZE_VER0),
         ];
         for (i, (have, want)) in sizes.iter().enumerate() {
@@ -59,6 +59,13 @@ mod tests {
         }
         assert_eq!(offset_of!(nitro_volume_create, name), 24);
         assert_eq!(offset_of!(nitro_volume_create, id), 56);
+        // Version 1 grew at the end; version 0 callers stop at 64.
+        assert_eq!(offset_of!(nitro_volume_create, backing_fd), 64);
+        assert_eq!(offset_of!(nitro_volume_create, wrapped_key), 72);
+        assert_eq!(
+            size_of::<nitro_wrapped_key>(),
+            NITRO_WRAPPED_KEY_LEN as usize
+        );
         assert_eq!(offset_of!(nitro_attach, device), 16);
         assert_eq!(offset_of!(nitro_volume_info, name), 32);
         assert_eq!(offset_of!(nitro_volume_info, device), 64);
@@ -70,6 +77,11 @@ mod tests {
         assert_eq!(offset_of!(nitro_list, more), 32);
         assert_eq!(offset_of!(nitro_metrics, read_ops), 16);
         assert_eq!(offset_of!(nitro_metrics, objects), 120);
+        assert_eq!(offset_of!(nitro_metrics, queue_depth), 128);
+        assert_eq!(
+            offset_of!(nitro_metrics, write_hist),
+            136 + 8 * NITRO_HIST_BINS as usize
+        );
         assert_eq!(offset_of!(nitro_audit_entry, result), 24);
         assert_eq!(offset_of!(nitro_audit_entry, id), 32);
     }

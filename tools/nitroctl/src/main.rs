@@ -7,6 +7,7 @@
 mod abi;
 mod device;
 mod firmware;
+mod key;
 mod objects;
 mod report;
 
@@ -56,6 +57,29 @@ pub enum Command {
     /// The security chip: measurements, allowlist, boot gate.
     #[command(subcommand)]
     Firmware(FirmwareCmd),
+    /// The key service: wrap EBS data keys for a card (no controller needed).
+    #[command(subcommand)]
+    Key(KeyCmd),
+}
+
+/// Key service commands.
+#[derive(Subcommand, Debug, PartialEq)]
+pub enum KeyCmd {
+    /// Wrap a data key under an EBS card's key; writes the 100-byte
+    /// struct nitro_wrapped_key to OUT.
+    Wrap {
+        /// The card's key (32 raw bytes: the card's firmware file
+        /// nitro-rs/ebs-card.key).
+        #[arg(long, value_name = "FILE")]
+        card_key: PathBuf,
+        /// The volume's AES-256-XTS key (64 raw bytes); without it a fresh
+        /// random key is wrapped, which nobody but the card ever sees.
+        #[arg(long, value_name = "FILE")]
+        data_key: Option<PathBuf>,
+        /// Where to write the wrapped key.
+        #[arg(long, short, value_name = "OUT")]
+        out: PathBuf,
+    },
 }
 
 /// Firmware commands.
@@ -108,6 +132,12 @@ pub enum VolumeCmd {
         /// A name, unique on the host.
         #[arg(long, default_value = "")]
         name: String,
+        /// EBS: the backing file or block device (opened read-write).
+        #[arg(long, value_name = "PATH", required_if_eq("kind", "ebs"))]
+        backing: Option<PathBuf>,
+        /// EBS: the wrapped data key (from `nitroctl key wrap`).
+        #[arg(long, value_name = "FILE", required_if_eq("kind", "ebs"))]
+        wrapped_key: Option<PathBuf>,
     },
     /// Delete a volume.
     Delete(IdArg),
@@ -213,8 +243,28 @@ fn volume(cli: &Cli, ctrl: &Ctrl, cmd: &VolumeCmd) -> Result<String, Error> {
             size,
             block_size,
             name,
+            backing,
+            wrapped_key,
         } => {
             let mut c: abi::nitro_volume_create = sized();
+            // Held open until the create returns: the card takes its own
+            // reference.
+            let file = match backing {
+                Some(p) => Some(
+                    std::fs::OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .open(p)
+                        .map_err(|e| usage(format!("{}: {e}", p.display())))?,
+                ),
+                None => None,
+            };
+            if let Some(f) = &file {
+                c.backing_fd = std::os::fd::AsRawFd::as_raw_fd(f);
+            }
+            if let Some(w) = wrapped_key {
+                c.wrapped_key = key::read_key(w, "wrapped key").map_err(usage)?;
+            }
             c.kind = match kind {
                 VolumeKindArg::Ebs => abi::NITRO_VOLUME_EBS,
                 VolumeKindArg::Instance => abi::NITRO_VOLUME_INSTANCE,
@@ -363,6 +413,21 @@ fn firmware_cmd(cli: &Cli, ctrl: &Ctrl, cmd: &FirmwareCmd) -> Result<String, Err
 }
 
 fn run(cli: &Cli) -> Result<String, Error> {
+    if let Command::Key(KeyCmd::Wrap {
+        card_key,
+        data_key,
+        out,
+    }) = &cli.command
+    {
+        let card = key::read_key(card_key, "card key").map_err(usage)?;
+        let data = match data_key {
+            Some(p) => key::read_key(p, "data key").map_err(usage)?,
+            None => key::random().map_err(usage)?,
+        };
+        let w = key::wrap(&card, &data, &key::random().map_err(usage)?);
+        std::fs::write(out, w).map_err(|e| usage(format!("{}: {e}", out.display())))?;
+        return Ok(String::new());
+    }
     let ctrl = Ctrl::open(&device::device_path(cli.device.clone()))?;
     Ok(match &cli.command {
         Command::Version => {
@@ -407,6 +472,7 @@ fn run(cli: &Cli) -> Result<String, Error> {
             }
         }
         Command::Firmware(cmd) => firmware_cmd(cli, &ctrl, cmd)?,
+        Command::Key(_) => unreachable!("handled before opening the controller"),
         Command::Audit => {
             let v: Vec<abi::nitro_audit_entry> =
                 ctrl.list_all("NITRO_IOC_AUDIT", abi::NITRO_IOC_AUDIT, 1024)?;
@@ -453,7 +519,19 @@ mod tests {
     #[test]
     fn parses_object_commands() {
         let c = Cli::try_parse_from([
-            "nitroctl", "volume", "create", "--kind", "ebs", "--size", "10G", "--name", "web",
+            "nitroctl",
+            "volume",
+            "create",
+            "--kind",
+            "ebs",
+            "--size",
+            "10G",
+            "--name",
+            "web",
+            "--backing",
+            "/srv/web.img",
+            "--wrapped-key",
+            "web.key",
         ])
         .unwrap();
         assert_eq!(
@@ -462,7 +540,32 @@ mod tests {
                 kind: VolumeKindArg::Ebs,
                 size: 10 << 30,
                 block_size: 4096,
-                name: "web".into()
+                name: "web".into(),
+                backing: Some("/srv/web.img".into()),
+                wrapped_key: Some("web.key".into()),
+            })
+        );
+        // EBS needs its storage and its key; instance storage neither.
+        assert!(Cli::try_parse_from([
+            "nitroctl", "volume", "create", "--kind", "ebs", "--size", "1G"
+        ])
+        .is_err());
+        let c = Cli::try_parse_from([
+            "nitroctl", "volume", "create", "--kind", "instance", "--size", "1G",
+        ])
+        .unwrap();
+        assert!(matches!(
+            c.command,
+            Command::Volume(VolumeCmd::Create { backing: None, .. })
+        ));
+        let c =
+            Cli::try_parse_from(["nitroctl", "key", "wrap", "--card-key", "c", "-o", "w"]).unwrap();
+        assert_eq!(
+            c.command,
+            Command::Key(KeyCmd::Wrap {
+                card_key: "c".into(),
+                data_key: None,
+                out: "w".into()
             })
         );
         let c = Cli::try_parse_from([

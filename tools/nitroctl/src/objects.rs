@@ -414,6 +414,34 @@ pub struct Counters {
     pub failures: u64,
     /// objects (cards)
     pub objects: u32,
+    /// requests being processed now (volumes)
+    pub queue_depth: u64,
+    /// reads by latency: bin 0 under 1 us, bin i [2^(i-1), 2^i) us
+    pub read_hist: Vec<u64>,
+    /// writes by latency, the same bins
+    pub write_hist: Vec<u64>,
+}
+
+/// The upper bound, in microseconds, of the histogram bin that holds the
+/// `pct`th percentile ("-" with no samples, ">=2^26" in the open last bin).
+pub fn percentile_us(hist: &[u64], pct: u64) -> String {
+    let total: u64 = hist.iter().sum();
+    if total == 0 {
+        return "-".into();
+    }
+    let want = (total * pct).div_ceil(100);
+    let mut seen = 0;
+    for (i, n) in hist.iter().enumerate() {
+        seen += n;
+        if seen >= want {
+            return if i + 1 == hist.len() {
+                format!(">={}", 1u64 << (i - 1))
+            } else {
+                format!("<{}", 1u64 << i)
+            };
+        }
+    }
+    "-".into()
 }
 
 impl Counters {
@@ -435,6 +463,9 @@ impl Counters {
             requests: m.requests,
             failures: m.failures,
             objects: m.objects,
+            queue_depth: m.queue_depth,
+            read_hist: m.read_hist.to_vec(),
+            write_hist: m.write_hist.to_vec(),
         }
     }
 }
@@ -466,7 +497,7 @@ impl Snapshot {
             })
             .collect();
         let ms = |ns: u64| format!("{}.{:03}", ns / 1_000_000, (ns / 1000) % 1000);
-        let vols: Rows<7> = self
+        let vols: Rows<10> = self
             .volumes
             .iter()
             .map(|c| {
@@ -478,6 +509,9 @@ impl Snapshot {
                     c.write_ops.to_string(),
                     c.write_bytes.to_string(),
                     ms(c.write_ns),
+                    percentile_us(&c.read_hist, 99),
+                    percentile_us(&c.write_hist, 99),
+                    c.queue_depth.to_string(),
                 ]
             })
             .collect();
@@ -506,6 +540,9 @@ impl Snapshot {
                 "WRITES",
                 "WRITE_BYTES",
                 "WRITE_MS",
+                "READ_P99_US",
+                "WRITE_P99_US",
+                "QD",
             ],
             &vols,
         ));
@@ -687,6 +724,19 @@ pub fn audit_table(v: &[AuditEntry]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentiles_from_histograms() {
+        let mut h = vec![0u64; 28];
+        assert_eq!(percentile_us(&h, 99), "-");
+        h[3] = 98; // [4, 8) us
+        h[10] = 2; // [512, 1024) us
+        assert_eq!(percentile_us(&h, 50), "<8");
+        assert_eq!(percentile_us(&h, 98), "<8");
+        assert_eq!(percentile_us(&h, 99), "<1024");
+        h[27] = 100;
+        assert_eq!(percentile_us(&h, 99), ">=67108864");
+    }
 
     #[test]
     fn sizes_and_macs() {
