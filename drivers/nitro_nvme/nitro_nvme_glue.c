@@ -3,6 +3,8 @@
 
 #include <crypto/aes-gcm.h>
 #include <crypto/aes-xts.h>
+#include <crypto/skcipher.h>
+#include <linux/scatterlist.h>
 #include <linux/fs.h>
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
@@ -41,10 +43,44 @@ void nitro_nvme_rq_segments(struct request *rq, nitro_nvme_seg_fn fn, void *ctx)
 		fn(ctx, bv.bv_page, bv.bv_offset, bv.bv_len);
 }
 
-/* struct aes_xts_key is opaque to Rust: its size, to allocate one. */
-size_t nitro_nvme_xts_key_size(void)
+/*
+ * AES-256-XTS through the crypto API's synchronous "xts(aes)" (on x86 the
+ * AES-NI/VAES code that dm-crypt uses, one FPU section per call; kernel
+ * 7.3's aes_xts_* library has no x86 code and costs an FPU section per
+ * 16-byte block). The request helpers are static inlines and a macro.
+ */
+struct crypto_sync_skcipher *nitro_nvme_xts_new(const u8 *key, unsigned int len)
 {
-	return sizeof(struct aes_xts_key);
+	struct crypto_sync_skcipher *tfm = crypto_alloc_sync_skcipher("xts(aes)", 0, 0);
+
+	if (IS_ERR(tfm))
+		return tfm;
+	crypto_sync_skcipher_set_flags(tfm, CRYPTO_TFM_REQ_FORBID_WEAK_KEYS);
+	if (crypto_sync_skcipher_setkey(tfm, key, len)) {
+		crypto_free_sync_skcipher(tfm);
+		return ERR_PTR(-EINVAL);
+	}
+	return tfm;
+}
+
+/* Frees (and wipes) what nitro_nvme_xts_new() made. */
+void nitro_nvme_xts_free(struct crypto_sync_skcipher *tfm)
+{
+	crypto_free_sync_skcipher(tfm);
+}
+
+/* En- or decrypts @len bytes at @buf (linear-mapped) in place as one message. */
+int nitro_nvme_xts_crypt(struct crypto_sync_skcipher *tfm, u8 *buf, unsigned int len,
+			 u8 *iv, bool enc)
+{
+	SYNC_SKCIPHER_REQUEST_ON_STACK(req, tfm);
+	struct scatterlist sg;
+
+	sg_init_one(&sg, buf, len);
+	skcipher_request_set_sync_tfm(req, tfm);
+	skcipher_request_set_callback(req, 0, NULL, NULL);
+	skcipher_request_set_crypt(req, &sg, &sg, len, iv);
+	return enc ? crypto_skcipher_encrypt(req) : crypto_skcipher_decrypt(req);
 }
 
 /* struct aes_gcm_key is opaque to Rust: its size, to allocate one. */

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * C glue for what kernel 7.3's Rust support has no way into: static inline
- * request accessors, the rq_for_each_segment() macro, the sizes of
- * struct aes_xts_key and struct aes_gcm_key (not in the Rust bindings), and
- * i_size_read(). One call each, no logic:
+ * request accessors, the rq_for_each_segment() macro, the crypto API's
+ * skcipher request (a macro and static inlines), the size of struct
+ * aes_gcm_key (not in the Rust bindings), and i_size_read(). One call each, no logic:
  * drivers/nitro_nvme/blk.rs, xts.rs, keys.rs and backing.rs are their
  * only users.
  */
@@ -22,7 +22,11 @@ u64 nitro_nvme_rq_pos(struct request *rq);
 unsigned int nitro_nvme_rq_bytes(struct request *rq);
 unsigned int nitro_nvme_rq_op(struct request *rq);
 void nitro_nvme_rq_segments(struct request *rq, nitro_nvme_seg_fn fn, void *ctx);
-size_t nitro_nvme_xts_key_size(void);
+struct crypto_sync_skcipher;
+struct crypto_sync_skcipher *nitro_nvme_xts_new(const u8 *key, unsigned int len);
+void nitro_nvme_xts_free(struct crypto_sync_skcipher *tfm);
+int nitro_nvme_xts_crypt(struct crypto_sync_skcipher *tfm, u8 *buf, unsigned int len,
+			 u8 *iv, bool enc);
 size_t nitro_nvme_gcm_key_size(void);
 
 struct file;

@@ -234,7 +234,7 @@ fn read_write(vol: &Volume, c: &Command) -> Result<i32> {
     let user = UserSlice::new(UserPtr::from_addr(c.addr as usize), len);
     if c.opcode == IO_WRITE {
         user.reader().read_slice(&mut buf)?;
-        vol.write_blocks(lba, &mut buf)?;
+        vol.write_blocks(lba, &buf)?;
     } else {
         vol.read_blocks(lba, &mut buf)?;
         user.writer().write_slice(&buf)?;

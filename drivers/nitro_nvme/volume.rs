@@ -234,7 +234,7 @@ impl Volume {
 
     /// Encrypts `block` (plaintext, clobbered) and stores it at byte `pos`.
     fn store_block(&self, pos: u64, block: &mut [u8]) -> Result {
-        self.key.encrypt(block, pos >> 9);
+        self.key.encrypt(block, pos >> 9)?;
         match &self.ebs {
             Some(e) => e.backing.write_at(pos, block),
             None => self.store.write(pos, block),
@@ -253,23 +253,30 @@ impl Volume {
     }
 
     /// Reads `buf.len() / block_size` blocks from `lba` (in range, checked
-    /// by the caller) into `buf`, decrypted.
+    /// by the caller) into `buf` (which may be vmalloc'ed: blocks are
+    /// decrypted in a bounce buffer), decrypted.
     pub(crate) fn read_blocks(&self, lba: u64, buf: &mut [u8]) -> Result {
         let start = Instant::<Monotonic>::now();
         let bs = self.block_size as usize;
+        let mut bounce = KVec::with_capacity(bs, GFP_KERNEL)?;
+        bounce.resize(bs, 0u8, GFP_KERNEL)?;
         for (i, block) in buf.chunks_exact_mut(bs).enumerate() {
-            self.load((lba + i as u64) * bs as u64, block)?;
+            self.load((lba + i as u64) * bs as u64, &mut bounce)?;
+            block.copy_from_slice(&bounce);
         }
         self.record(true, buf.len() as u64, elapsed_ns(start));
         Ok(())
     }
 
-    /// Writes `buf` (whole blocks, clobbered) at `lba`, encrypted.
-    pub(crate) fn write_blocks(&self, lba: u64, buf: &mut [u8]) -> Result {
+    /// Writes `buf` (whole blocks; may be vmalloc'ed) at `lba`, encrypted.
+    pub(crate) fn write_blocks(&self, lba: u64, buf: &[u8]) -> Result {
         let start = Instant::<Monotonic>::now();
         let bs = self.block_size as usize;
-        for (i, block) in buf.chunks_exact_mut(bs).enumerate() {
-            self.store_block((lba + i as u64) * bs as u64, block)?;
+        let mut bounce = KVec::with_capacity(bs, GFP_KERNEL)?;
+        bounce.resize(bs, 0u8, GFP_KERNEL)?;
+        for (i, block) in buf.chunks_exact(bs).enumerate() {
+            bounce.copy_from_slice(block);
+            self.store_block((lba + i as u64) * bs as u64, &mut bounce)?;
         }
         self.record(false, buf.len() as u64, elapsed_ns(start));
         Ok(())
@@ -294,7 +301,7 @@ impl Volume {
         for i in lba..lba + count {
             block.clear();
             block.resize(bs as usize, 0u8, GFP_ATOMIC)?;
-            self.key.encrypt(&mut block, (i * bs) >> 9);
+            self.key.encrypt(&mut block, (i * bs) >> 9)?;
             e.backing.write_at(i * bs, &block)?;
         }
         Ok(())
@@ -305,9 +312,9 @@ impl Volume {
     fn load(&self, pos: u64, out: &mut [u8]) -> Result {
         if let Some(e) = &self.ebs {
             e.backing.read_at(pos, out)?;
-            self.key.decrypt(out, pos >> 9);
+            self.key.decrypt(out, pos >> 9)?;
         } else if self.store.read(pos, out)? {
-            self.key.decrypt(out, pos >> 9);
+            self.key.decrypt(out, pos >> 9)?;
         } else {
             out.fill(0);
         }

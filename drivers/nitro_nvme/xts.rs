@@ -1,71 +1,52 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! AES-256-XTS from the kernel's crypto library (AES-NI where present), as
-//! dm-crypt's `aes-xts-plain64`: each logical block is one XTS message
-//! whose tweak is its position in 512-byte sectors, little endian.
+//! AES-256-XTS as dm-crypt's `aes-xts-plain64`: each logical block is one
+//! XTS message whose tweak is its position in 512-byte sectors, little
+//! endian. The cipher is the crypto API's synchronous `xts(aes)` (AES-NI and
+//! VAES on x86, the code dm-crypt runs), reached through the C glue, since
+//! its request helpers are static inlines and a macro. (Kernel 7.3's
+//! `aes_xts_*` library has no x86 code: it would pay an FPU section per
+//! 16-byte block.)
 
-use core::ffi::{c_int, c_void};
-use kernel::{bindings, prelude::*};
+use core::{ffi::c_void, ptr::NonNull};
+use kernel::{bindings, error::from_err_ptr, prelude::*};
 
 extern "C" {
-    fn nitro_nvme_xts_key_size() -> usize;
-    fn aes_xts_preparekey(
-        key: *mut c_void,
-        in_key: *const u8,
-        key_len: usize,
-        flags: c_int,
-    ) -> c_int;
-    fn aes_xts_encrypt(
-        dst: *mut u8,
-        src: *const u8,
-        len: usize,
-        tweak: *mut u8,
-        key: *const c_void,
-        cont: bool,
-    );
-    fn aes_xts_decrypt(
-        dst: *mut u8,
-        src: *const u8,
-        len: usize,
-        tweak: *mut u8,
-        key: *const c_void,
-        cont: bool,
-    );
+    fn nitro_nvme_xts_new(key: *const u8, len: u32) -> *mut c_void;
+    fn nitro_nvme_xts_free(tfm: *mut c_void);
+    fn nitro_nvme_xts_crypt(
+        tfm: *mut c_void,
+        buf: *mut u8,
+        len: u32,
+        iv: *mut u8,
+        enc: bool,
+    ) -> i32;
 }
 
 /// Raw key length: two AES-256 keys.
 pub(crate) const KEY_LEN: usize = 64;
-/// `XTS_FORBID_WEAK_KEYS`: refuse keys whose halves are equal.
-const FORBID_WEAK_KEYS: c_int = 1;
 
-/// A prepared AES-256-XTS key. It never leaves the card and is wiped when
-/// dropped.
+/// An AES-256-XTS key, held by the crypto API (which wipes it when freed).
+/// It never leaves the card.
 pub(crate) struct XtsKey {
-    /// Opaque `struct aes_xts_key` (u64 words: aligned enough for its u32s).
-    prepared: KVec<u64>,
+    tfm: NonNull<c_void>,
 }
 
+// SAFETY: a synchronous skcipher transform may be used from any thread,
+// concurrently (each call has its own request), and freed from any thread.
+unsafe impl Send for XtsKey {}
+// SAFETY: as above: `crypt` only reads the transform.
+unsafe impl Sync for XtsKey {}
+
 impl XtsKey {
-    /// Prepares `raw`. The caller wipes `raw` afterwards.
+    /// Sets up `raw` (weak keys, with equal halves, are refused). The
+    /// caller wipes `raw` afterwards.
     pub(crate) fn new(raw: &[u8; KEY_LEN]) -> Result<Self> {
-        // SAFETY: no preconditions.
-        let size = unsafe { nitro_nvme_xts_key_size() };
-        let mut prepared = KVec::with_capacity(size.div_ceil(8), GFP_KERNEL)?;
-        prepared.resize(size.div_ceil(8), 0, GFP_KERNEL)?;
-        // SAFETY: `prepared` holds at least `size` writable bytes; `raw` is
-        // KEY_LEN readable bytes.
-        let r = unsafe {
-            aes_xts_preparekey(
-                prepared.as_mut_ptr().cast(),
-                raw.as_ptr(),
-                KEY_LEN,
-                FORBID_WEAK_KEYS,
-            )
-        };
-        if r != 0 {
-            return Err(Error::from_errno(r));
-        }
-        Ok(Self { prepared })
+        // SAFETY: `raw` is KEY_LEN readable bytes; the glue copies them.
+        let tfm = from_err_ptr(unsafe { nitro_nvme_xts_new(raw.as_ptr(), KEY_LEN as u32) })?;
+        Ok(Self {
+            tfm: NonNull::new(tfm).ok_or(ENOMEM)?,
+        })
     }
 
     /// A fresh random key, born in the card (the kernel's RNG).
@@ -79,47 +60,42 @@ impl XtsKey {
     }
 
     /// Encrypts one logical block in place; `sector` is its position in
-    /// 512-byte sectors.
-    pub(crate) fn encrypt(&self, block: &mut [u8], sector: u64) {
-        self.crypt(aes_xts_encrypt, block, sector);
+    /// 512-byte sectors. `block` must be in the kernel's linear map (kmalloc
+    /// or a mapped page, not vmalloc).
+    pub(crate) fn encrypt(&self, block: &mut [u8], sector: u64) -> Result {
+        self.crypt(block, sector, true)
     }
 
     /// Decrypts one logical block in place, as `encrypt` encrypted it.
-    pub(crate) fn decrypt(&self, block: &mut [u8], sector: u64) {
-        self.crypt(aes_xts_decrypt, block, sector);
+    pub(crate) fn decrypt(&self, block: &mut [u8], sector: u64) -> Result {
+        self.crypt(block, sector, false)
     }
 
-    /// Runs `aes_xts_encrypt` or `aes_xts_decrypt` over `block`, in place,
-    /// as one message.
-    fn crypt(&self, f: XtsFn, block: &mut [u8], sector: u64) {
+    fn crypt(&self, block: &mut [u8], sector: u64, enc: bool) -> Result {
         let mut tweak = tweak(sector);
-        let p = block.as_mut_ptr();
-        // SAFETY: in place over `block` (512 or 4096 bytes, whole AES blocks);
-        // `tweak` is 16 bytes; the key was prepared in `new`.
-        unsafe {
-            f(
-                p,
-                p,
-                block.len(),
+        let len = u32::try_from(block.len()).map_err(|_| EINVAL)?;
+        // SAFETY: `block` is writable for `len` bytes and linearly mapped
+        // (the callers' contract); `tweak` is 16 bytes; `tfm` is live.
+        let r = unsafe {
+            nitro_nvme_xts_crypt(
+                self.tfm.as_ptr(),
+                block.as_mut_ptr(),
+                len,
                 tweak.as_mut_ptr(),
-                self.prepared.as_ptr().cast(),
-                false,
+                enc,
             )
         };
+        if r != 0 {
+            return Err(Error::from_errno(r));
+        }
+        Ok(())
     }
 }
 
-/// The signature of `aes_xts_encrypt` and `aes_xts_decrypt`.
-type XtsFn = unsafe extern "C" fn(*mut u8, *const u8, usize, *mut u8, *const c_void, bool);
-
 impl Drop for XtsKey {
     fn drop(&mut self) {
-        for w in self.prepared.iter_mut() {
-            // SAFETY: `w` is a valid, exclusively borrowed u64; a volatile
-            // write is not optimised away.
-            unsafe { core::ptr::write_volatile(w, 0) };
-        }
-        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+        // SAFETY: `tfm` came from `nitro_nvme_xts_new` and is freed once.
+        unsafe { nitro_nvme_xts_free(self.tfm.as_ptr()) };
     }
 }
 
