@@ -4,7 +4,7 @@
 # cli: nitroctl over the whole control plane (with nitro_testcard, left
 # loaded by objects.sh), what happens to objects whose card leaves, the
 # limits (ENOSPC), that the control plane sends nothing anywhere, and the
-# real cards' answer to provisioning. Leaves the four real modules loaded.
+# real EBS card's answer to provisioning without its key. Leaves the four real modules loaded.
 source "$(dirname "$0")/../lib.sh"
 
 ktap_header 26
@@ -84,8 +84,11 @@ ok '[ $rc = 1 ] && grep -q "maximum of 2 volumes" <<<"$out" && [ $rc2 = 1 ] && g
 rmmod nitro_testcard && rmmod nitro_sec && rmmod nitro_ctrl
 load_all && open_gate
 
-# The real cards do not provision yet: a clear answer, nothing recorded.
-out=$($N volume create --kind ebs --size 1G 2>&1); rc=$?
-ok '[ $rc = 1 ] && grep -q "does not implement volumes yet" <<<"$out" && [ "$($N volume list --json)" = "[]" ]' "with the real block card: create refused (EOPNOTSUPP), nothing recorded"
+# The real EBS card without its card key (none installed here): a clear
+# answer, nothing recorded. (selftests/nitro_nvme/ebs.sh gives it one.)
+truncate -s 1G /tmp/cli-backing && head -c 100 /dev/zero >/tmp/cli-wrapped
+out=$($N volume create --kind ebs --size 1G --backing /tmp/cli-backing --wrapped-key /tmp/cli-wrapped 2>&1); rc=$?
+ok '[ $rc = 1 ] && grep -q "the EBS card has no card key" <<<"$out" && [ "$($N volume list --json)" = "[]" ]' "with the real block card and no card key: EBS create refused (ENOKEY), explained, nothing recorded"
+rm -f /tmp/cli-backing /tmp/cli-wrapped
 
 ktap_done

@@ -66,7 +66,7 @@ head -c 32 /dev/urandom >$w/card.key
 $N key wrap --card-key $w/card.key --data-key $w/data.key -o $w/wrapped
 truncate -s 64M $w/vol.img
 out=$($N volume create --kind ebs --size 64M --backing $w/vol.img --wrapped-key $w/wrapped 2>&1); rc=$?
-ok '[ $rc = 1 ] && grep -q "Required key not available" <<<"$out" && new_log | grep -q "no EBS card key (firmware nitro-rs/ebs-card.key)" && $N volume list --json | js "d == []"' \
+ok '[ $rc = 1 ] && grep -q "the EBS card has no card key" <<<"$out" && new_log | grep -q "no EBS card key (firmware nitro-rs/ebs-card.key)" && $N volume list --json | js "d == []"' \
 	"without a card key the card refuses EBS volumes (ENOKEY), and says which file it wants"
 
 # 2: with the card key.
@@ -131,7 +131,7 @@ $N volume delete "$vol" >/dev/null
 vol=$(create 64 4096 $w/vol.img $w/wrapped)
 mark_log
 out=$($N volume attach "$vol" sdf 2>&1); rc=$?
-ok '[ $rc = 1 ] && grep -q "Key was rejected" <<<"$out" && new_log | grep -q "$vol: wrapped key refused (does not authenticate" && $N volume show "$vol" --json | js "d[\"state\"] == \"available\"" && [ ! -e /dev/sdf ]' \
+ok '[ $rc = 1 ] && grep -q "does not open under this card.s key" <<<"$out" && new_log | grep -q "$vol: wrapped key refused (does not authenticate" && $N volume show "$vol" --json | js "d[\"state\"] == \"available\"" && [ ! -e /dev/sdf ]' \
 	"another card key: attach refused (EKEYREJECTED), logged, the volume stays available"
 $N volume delete "$vol" >/dev/null
 cp $w/card.key "$keyfile"
@@ -140,7 +140,7 @@ cp $w/wrapped $w/tampered
 printf '\x01' | dd of=$w/tampered bs=1 seek=40 conv=notrunc status=none
 vol=$(create 64 4096 $w/vol.img $w/tampered)
 out=$($N volume attach "$vol" sdf 2>&1); rc=$?
-ok '[ $rc = 1 ] && grep -q "Key was rejected" <<<"$out" && $N volume show "$vol" --json | js "d[\"state\"] == \"available\""' \
+ok '[ $rc = 1 ] && grep -q "does not open under this card.s key" <<<"$out" && $N volume show "$vol" --json | js "d[\"state\"] == \"available\""' \
 	"a wrapped key with one bit changed: attach refused, never a wrong key"
 $N volume delete "$vol" >/dev/null
 

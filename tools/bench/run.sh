@@ -3,7 +3,8 @@
 #
 # make bench, in the guest (non-debug kernel): the controller's control-plane
 # throughput and latency, and the time of `nitroctl volume list` with 10,000
-# volumes. Uses nitro_testcard to answer the bus, as the selftests do.
+# volumes. Uses nitro_testcard to answer the bus, as the selftests do. Then
+# block.sh: the block card's data path against brd, dm-crypt and null_blk.
 source "$(dirname "$0")/../../selftests/lib.sh"
 set -e
 
@@ -41,3 +42,5 @@ echo "(nitroctl listed $n volumes)"
 "$bench" clean
 rmmod nitro_testcard
 load_all
+
+"$(dirname "$0")/block.sh"

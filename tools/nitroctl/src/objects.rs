@@ -321,6 +321,17 @@ pub fn explain(ctrl: &Ctrl, kind: Kind, op: &str, id: Option<u64>, err: Error) -
             }
         }
         (libc::EINVAL, "detach") => format!("{who} is not attached"),
+        (libc::ENOKEY, "create") => "the EBS card has no card key (the firmware file \
+             nitro-rs/ebs-card.key was not found when nitro_nvme loaded; see dmesg)"
+            .into(),
+        (libc::EBADF, "create") => {
+            "the backing must be a regular file or a block device, open for reading and writing"
+                .into()
+        }
+        (libc::EKEYREJECTED, "attach") => format!(
+            "the wrapped key of {who} does not open under this card's key \
+             (wrapped for another card, or damaged); {who} stays available"
+        ),
         (libc::EEXIST, "create") => format!("another {noun} already has that name or address"),
         (libc::EEXIST, "attach") => "that device name is already in use on this host".into(),
         (libc::ENOSPC, _) => {
