@@ -62,6 +62,16 @@ kmod() {
 mark_log() { log_mark=$(dmesg | wc -l); }
 new_log() { dmesg | tail -n +"$((log_mark + 1))"; }
 
+# Attaches volume $1 as device $2 with nitroctl; prints the disk's name
+# (the card logs it) once its node exists.
+vol_attach() {
+	local disk
+	"$NITROCTL" volume attach "$1" "$2" >/dev/null || return 1
+	disk=$(dmesg | sed -n "s/.*$1 attached as \(nitro[0-9]*n1\) .*/\1/p" | tail -1)
+	udevadm settle 2>/dev/null
+	[ -b "/dev/$disk" ] && echo "$disk"
+}
+
 # Opens the boot gate by vouching for the current measurements (trust on
 # first use: the firmware selftests check the measurements themselves).
 open_gate() {

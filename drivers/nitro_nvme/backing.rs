@@ -60,50 +60,25 @@ impl Backing {
 
     /// Reads exactly `buf.len()` bytes at byte `pos`. Running into the end
     /// (the file shrank under the card) is an I/O error.
-    pub(crate) fn read_at(&self, mut pos: u64, mut buf: &mut [u8]) -> Result {
-        while !buf.is_empty() {
-            let mut off = i64::try_from(pos).map_err(|_| EIO)?;
-            // SAFETY: the file is live; `buf` is writable for its length;
-            // `off` is a local the call updates.
-            let n = unsafe {
-                bindings::kernel_read(
-                    self.file.as_ptr(),
-                    buf.as_mut_ptr().cast::<c_void>(),
-                    buf.len(),
-                    &mut off,
-                )
-            };
-            let n = usize::try_from(n).map_err(|_| Error::from_errno(n as i32))?;
-            if n == 0 {
-                return Err(EIO);
-            }
-            buf = &mut buf[n..];
-            pos += n as u64;
-        }
-        Ok(())
+    pub(crate) fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result {
+        let (file, base, len) = (self.file.as_ptr(), buf.as_mut_ptr(), buf.len());
+        each_chunk(pos, len, |done, off| {
+            // SAFETY: the file is live; `base + done` is writable for
+            // `len - done` bytes (within `buf`); `off` is a local.
+            unsafe { bindings::kernel_read(file, base.add(done).cast::<c_void>(), len - done, off) }
+        })
     }
 
     /// Writes all of `buf` at byte `pos`.
-    pub(crate) fn write_at(&self, mut pos: u64, mut buf: &[u8]) -> Result {
-        while !buf.is_empty() {
-            let mut off = i64::try_from(pos).map_err(|_| EIO)?;
-            // SAFETY: as in `read_at`; `buf` is readable for its length.
-            let n = unsafe {
-                bindings::kernel_write(
-                    self.file.as_ptr(),
-                    buf.as_ptr().cast::<c_void>(),
-                    buf.len(),
-                    &mut off,
-                )
-            };
-            let n = usize::try_from(n).map_err(|_| Error::from_errno(n as i32))?;
-            if n == 0 {
-                return Err(EIO);
+    pub(crate) fn write_at(&self, pos: u64, buf: &[u8]) -> Result {
+        let (file, base, len) = (self.file.as_ptr(), buf.as_ptr(), buf.len());
+        each_chunk(pos, len, |done, off| {
+            // SAFETY: as in `read_at`; `base + done` is readable for
+            // `len - done` bytes.
+            unsafe {
+                bindings::kernel_write(file, base.add(done).cast::<c_void>(), len - done, off)
             }
-            buf = &buf[n..];
-            pos += n as u64;
-        }
-        Ok(())
+        })
     }
 
     /// Makes what was written durable on the storage (a guest flush).
@@ -115,4 +90,21 @@ impl Backing {
         }
         Ok(())
     }
+}
+
+/// Calls `io(done, offset)` until `len` bytes are done, `done` counting
+/// what earlier calls moved and `offset` the file position to use; `io`
+/// gives the bytes moved or a negative errno. Moving nothing is an error.
+fn each_chunk(pos: u64, len: usize, mut io: impl FnMut(usize, &mut i64) -> isize) -> Result {
+    let mut done = 0;
+    while done < len {
+        let mut off = i64::try_from(pos + done as u64).map_err(|_| EIO)?;
+        let n = io(done, &mut off);
+        let n = usize::try_from(n).map_err(|_| Error::from_errno(n as i32))?;
+        if n == 0 {
+            return Err(EIO);
+        }
+        done += n;
+    }
+    Ok(())
 }

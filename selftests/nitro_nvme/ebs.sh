@@ -41,14 +41,7 @@ create() {
 	$N volume create --kind ebs --size "$1M" --block-size "$2" --backing "$3" --wrapped-key "$4" |
 		awk '{print $1}'
 }
-# Attaches $1 as $2; prints the disk's name (the card logs it).
-attach() {
-	local disk
-	$N volume attach "$1" "$2" >/dev/null || return 1
-	disk=$(dmesg | sed -n "s/.*$1 attached as \(nitro[0-9]*n1\) .*/\1/p" | tail -1)
-	udevadm settle 2>/dev/null
-	[ -b "/dev/$disk" ] && echo "$disk"
-}
+attach() { vol_attach "$@"; }
 # Layout of the 64 MiB volume: ext4 in the first 32 MiB, fio's checksummed
 # blocks at 40-48 MiB, raw data at 56 MiB.
 fio_job() { # disk, extra options: 8 MiB of 4k random writes, checksummed

@@ -25,13 +25,10 @@ new_disk() {
 	vol=$($N volume create --kind instance --size "$1M" --block-size "$2" | awk '{print $1}') || return 1
 	attach "$vol" "$3"
 }
-# Attaches $1 as $2; prints "<vol> <disk>" (the card names the disk in dmesg).
+# Attaches $1 as $2; prints "<vol> <disk>".
 attach() {
 	local disk
-	$N volume attach "$1" "$2" >/dev/null || return 1
-	disk=$(dmesg | sed -n "s/.*$1 attached as \(nitro[0-9]*n1\) .*/\1/p" | tail -1)
-	udevadm settle 2>/dev/null
-	[ -b "/dev/$disk" ] || return 1
+	disk=$(vol_attach "$1" "$2") || return 1
 	echo "$1 $disk"
 }
 
