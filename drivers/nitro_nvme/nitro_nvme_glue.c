@@ -69,17 +69,21 @@ void nitro_nvme_xts_free(struct crypto_sync_skcipher *tfm)
 	crypto_free_sync_skcipher(tfm);
 }
 
-/* En- or decrypts @len bytes at @buf (linear-mapped) in place as one message. */
-int nitro_nvme_xts_crypt(struct crypto_sync_skcipher *tfm, u8 *buf, unsigned int len,
-			 u8 *iv, bool enc)
+/*
+ * En- or decrypts @len bytes from @src to @dst (linear-mapped; the same
+ * buffer, or not overlapping) as one message.
+ */
+int nitro_nvme_xts_crypt(struct crypto_sync_skcipher *tfm, u8 *dst, const u8 *src,
+			 unsigned int len, u8 *iv, bool enc)
 {
 	SYNC_SKCIPHER_REQUEST_ON_STACK(req, tfm);
-	struct scatterlist sg;
+	struct scatterlist sg_src, sg_dst;
 
-	sg_init_one(&sg, buf, len);
+	sg_init_one(&sg_src, src, len);
+	sg_init_one(&sg_dst, dst, len);
 	skcipher_request_set_sync_tfm(req, tfm);
 	skcipher_request_set_callback(req, 0, NULL, NULL);
-	skcipher_request_set_crypt(req, &sg, &sg, len, iv);
+	skcipher_request_set_crypt(req, &sg_src, &sg_dst, len, iv);
 	return enc ? crypto_skcipher_encrypt(req) : crypto_skcipher_decrypt(req);
 }
 

@@ -25,8 +25,8 @@ void nitro_nvme_rq_segments(struct request *rq, nitro_nvme_seg_fn fn, void *ctx)
 struct crypto_sync_skcipher;
 struct crypto_sync_skcipher *nitro_nvme_xts_new(const u8 *key, unsigned int len);
 void nitro_nvme_xts_free(struct crypto_sync_skcipher *tfm);
-int nitro_nvme_xts_crypt(struct crypto_sync_skcipher *tfm, u8 *buf, unsigned int len,
-			 u8 *iv, bool enc);
+int nitro_nvme_xts_crypt(struct crypto_sync_skcipher *tfm, u8 *dst, const u8 *src,
+			 unsigned int len, u8 *iv, bool enc);
 size_t nitro_nvme_gcm_key_size(void);
 
 struct file;

@@ -176,9 +176,10 @@ impl Volume {
     }
 
     /// Moves a request's data block by block: blocks are encrypted whole,
-    /// and segments need not be block-aligned, so writes (whose pages must
-    /// not be encrypted in place) and split blocks go through a bounce
-    /// buffer; a read of a whole block in one segment is decrypted in place.
+    /// and segments need not be block-aligned. A whole block in one
+    /// segment is decrypted in place (reads) or encrypted from the page
+    /// into the bounce buffer (writes: the page must not change); blocks
+    /// split across segments are gathered in the bounce buffer.
     /// Gives the bytes moved.
     fn transfer(&self, rq: &RqData<'_>, write: bool) -> Result<u64> {
         let bs = self.block_size as usize;
@@ -202,6 +203,17 @@ impl Volume {
                     // it, no bounce copy.
                     let (now, rest) = core::mem::take(&mut seg).split_at_mut(bs);
                     self.load(pos, now)?;
+                    seg = rest;
+                    pos += bs as u64;
+                    moved += bs as u64;
+                    continue;
+                }
+                if write && fill == 0 && seg.len() >= bs {
+                    // A whole block in this segment: encrypt it straight
+                    // into the bounce buffer (the page stays as it was).
+                    let (now, rest) = core::mem::take(&mut seg).split_at_mut(bs);
+                    self.key.encrypt_to(&mut bounce, now, pos >> 9)?;
+                    self.put(pos, &bounce)?;
                     seg = rest;
                     pos += bs as u64;
                     moved += bs as u64;
@@ -241,9 +253,14 @@ impl Volume {
     /// Encrypts `block` (plaintext, clobbered) and stores it at byte `pos`.
     fn store_block(&self, pos: u64, block: &mut [u8]) -> Result {
         self.key.encrypt(block, pos >> 9)?;
+        self.put(pos, block)
+    }
+
+    /// Stores the encrypted block `cipher` at byte `pos` of the medium.
+    fn put(&self, pos: u64, cipher: &[u8]) -> Result {
         match &self.ebs {
-            Some(e) => e.backing.write_at(pos, block),
-            None => self.store.write(pos, block),
+            Some(e) => e.backing.write_at(pos, cipher),
+            None => self.store.write(pos, cipher),
         }
     }
 

@@ -16,7 +16,8 @@ extern "C" {
     fn nitro_nvme_xts_free(tfm: *mut c_void);
     fn nitro_nvme_xts_crypt(
         tfm: *mut c_void,
-        buf: *mut u8,
+        dst: *mut u8,
+        src: *const u8,
         len: u32,
         iv: *mut u8,
         enc: bool,
@@ -63,27 +64,34 @@ impl XtsKey {
     /// 512-byte sectors. `block` must be in the kernel's linear map (kmalloc
     /// or a mapped page, not vmalloc).
     pub(crate) fn encrypt(&self, block: &mut [u8], sector: u64) -> Result {
-        self.crypt(block, sector, true)
+        let p = block.as_mut_ptr();
+        self.crypt(p, p, block.len(), sector, true)
+    }
+
+    /// Encrypts the block `src` into `dst` (of the same length; both in
+    /// the linear map), leaving `src` as it was.
+    pub(crate) fn encrypt_to(&self, dst: &mut [u8], src: &[u8], sector: u64) -> Result {
+        if dst.len() != src.len() {
+            return Err(EINVAL);
+        }
+        self.crypt(dst.as_mut_ptr(), src.as_ptr(), src.len(), sector, true)
     }
 
     /// Decrypts one logical block in place, as `encrypt` encrypted it.
     pub(crate) fn decrypt(&self, block: &mut [u8], sector: u64) -> Result {
-        self.crypt(block, sector, false)
+        let p = block.as_mut_ptr();
+        self.crypt(p, p, block.len(), sector, false)
     }
 
-    fn crypt(&self, block: &mut [u8], sector: u64, enc: bool) -> Result {
+    /// Runs the cipher from `src` to `dst`, `len` bytes each, which the
+    /// callers take from slices (the same one, or two of equal length).
+    fn crypt(&self, dst: *mut u8, src: *const u8, len: usize, sector: u64, enc: bool) -> Result {
         let mut tweak = tweak(sector);
-        let len = u32::try_from(block.len()).map_err(|_| EINVAL)?;
-        // SAFETY: `block` is writable for `len` bytes and linearly mapped
-        // (the callers' contract); `tweak` is 16 bytes; `tfm` is live.
+        let len = u32::try_from(len).map_err(|_| EINVAL)?;
+        // The callers pass slices of `len` bytes, linearly mapped.
+        // SAFETY: `dst`/`src` are valid for `len` bytes; `tweak` is 16.
         let r = unsafe {
-            nitro_nvme_xts_crypt(
-                self.tfm.as_ptr(),
-                block.as_mut_ptr(),
-                len,
-                tweak.as_mut_ptr(),
-                enc,
-            )
+            nitro_nvme_xts_crypt(self.tfm.as_ptr(), dst, src, len, tweak.as_mut_ptr(), enc)
         };
         if r != 0 {
             return Err(Error::from_errno(r));
