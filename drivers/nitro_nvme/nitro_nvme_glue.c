@@ -44,47 +44,39 @@ void nitro_nvme_rq_segments(struct request *rq, nitro_nvme_seg_fn fn, void *ctx)
 }
 
 /*
- * AES-256-XTS through the crypto API's synchronous "xts(aes)" (on x86 the
- * AES-NI/VAES code that dm-crypt uses, one FPU section per call; kernel
- * 7.3's aes_xts_* library has no x86 code and costs an FPU section per
- * 16-byte block). The request helpers are static inlines and a macro.
+ * AES-256-XTS through the crypto API's synchronous "xts(aes)" (xts.rs); its
+ * helpers below are static inlines. The request lives on the Rust stack
+ * (SYNC_SKCIPHER_REQUEST_ON_STACK is a macro): its size comes from here.
  */
-struct crypto_sync_skcipher *nitro_nvme_xts_new(const u8 *key, unsigned int len)
+size_t nitro_nvme_xts_req_size(void)
 {
-	struct crypto_sync_skcipher *tfm = crypto_alloc_sync_skcipher("xts(aes)", 0, 0);
-
-	if (IS_ERR(tfm))
-		return tfm;
-	crypto_sync_skcipher_set_flags(tfm, CRYPTO_TFM_REQ_FORBID_WEAK_KEYS);
-	if (crypto_sync_skcipher_setkey(tfm, key, len)) {
-		crypto_free_sync_skcipher(tfm);
-		return ERR_PTR(-EINVAL);
-	}
-	return tfm;
+	return sizeof(struct skcipher_request) + MAX_SYNC_SKCIPHER_REQSIZE;
 }
 
-/* Frees (and wipes) what nitro_nvme_xts_new() made. */
+int nitro_nvme_xts_setkey(struct crypto_sync_skcipher *tfm, const u8 *key, unsigned int len)
+{
+	return crypto_sync_skcipher_setkey(tfm, key, len);
+}
+
+void nitro_nvme_xts_forbid_weak_keys(struct crypto_sync_skcipher *tfm)
+{
+	crypto_sync_skcipher_set_flags(tfm, CRYPTO_TFM_REQ_FORBID_WEAK_KEYS);
+}
+
 void nitro_nvme_xts_free(struct crypto_sync_skcipher *tfm)
 {
 	crypto_free_sync_skcipher(tfm);
 }
 
-/*
- * En- or decrypts @len bytes from @src to @dst (linear-mapped; the same
- * buffer, or not overlapping) as one message.
- */
-int nitro_nvme_xts_crypt(struct crypto_sync_skcipher *tfm, u8 *dst, const u8 *src,
-			 unsigned int len, u8 *iv, bool enc)
+void nitro_nvme_xts_req_tfm(struct skcipher_request *req, struct crypto_sync_skcipher *tfm)
 {
-	SYNC_SKCIPHER_REQUEST_ON_STACK(req, tfm);
-	struct scatterlist sg_src, sg_dst;
-
-	sg_init_one(&sg_src, src, len);
-	sg_init_one(&sg_dst, dst, len);
 	skcipher_request_set_sync_tfm(req, tfm);
-	skcipher_request_set_callback(req, 0, NULL, NULL);
-	skcipher_request_set_crypt(req, &sg_src, &sg_dst, len, iv);
-	return enc ? crypto_skcipher_encrypt(req) : crypto_skcipher_decrypt(req);
+}
+
+void nitro_nvme_xts_req_crypt(struct skcipher_request *req, struct scatterlist *src,
+			      struct scatterlist *dst, unsigned int len, u8 *iv)
+{
+	skcipher_request_set_crypt(req, src, dst, len, iv);
 }
 
 /* struct aes_gcm_key is opaque to Rust: its size, to allocate one. */

@@ -23,10 +23,15 @@ unsigned int nitro_nvme_rq_bytes(struct request *rq);
 unsigned int nitro_nvme_rq_op(struct request *rq);
 void nitro_nvme_rq_segments(struct request *rq, nitro_nvme_seg_fn fn, void *ctx);
 struct crypto_sync_skcipher;
-struct crypto_sync_skcipher *nitro_nvme_xts_new(const u8 *key, unsigned int len);
+struct skcipher_request;
+struct scatterlist;
+size_t nitro_nvme_xts_req_size(void);
+int nitro_nvme_xts_setkey(struct crypto_sync_skcipher *tfm, const u8 *key, unsigned int len);
+void nitro_nvme_xts_forbid_weak_keys(struct crypto_sync_skcipher *tfm);
 void nitro_nvme_xts_free(struct crypto_sync_skcipher *tfm);
-int nitro_nvme_xts_crypt(struct crypto_sync_skcipher *tfm, u8 *dst, const u8 *src,
-			 unsigned int len, u8 *iv, bool enc);
+void nitro_nvme_xts_req_tfm(struct skcipher_request *req, struct crypto_sync_skcipher *tfm);
+void nitro_nvme_xts_req_crypt(struct skcipher_request *req, struct scatterlist *src,
+			      struct scatterlist *dst, unsigned int len, u8 *iv);
 size_t nitro_nvme_gcm_key_size(void);
 
 struct file;
