@@ -2,7 +2,6 @@
 /* C glue of nitro_nvme: see nitro_nvme_glue.h. */
 
 #include <crypto/aes-gcm.h>
-#include <crypto/aes-xts.h>
 #include <crypto/skcipher.h>
 #include <linux/scatterlist.h>
 #include <linux/fs.h>

@@ -2,8 +2,9 @@
 /*
  * C glue for what kernel 7.3's Rust support has no way into: static inline
  * request accessors, the rq_for_each_segment() macro, the crypto API's
- * skcipher request (a macro and static inlines), the size of struct
- * aes_gcm_key (not in the Rust bindings), and i_size_read(). One call each, no logic:
+ * skcipher helpers (static inlines) and its request's size, the size of
+ * struct aes_gcm_key (not in the Rust bindings), and i_size_read(). One
+ * call each, no logic:
  * drivers/nitro_nvme/blk.rs, xts.rs, keys.rs and backing.rs are their
  * only users.
  */
