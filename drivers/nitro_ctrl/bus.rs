@@ -156,7 +156,77 @@ pub struct EniSpec {
     pub ipv4: u32,
     /// Name given at create (may be empty).
     pub name: Tag,
+    /// The VPC card instance (host) it is on; 0: the lowest-numbered.
+    pub host: u32,
 }
+
+/// A VPC card instance (an emulated host) as the card is asked to make it.
+#[derive(Clone, Copy)]
+pub struct HostSpec {
+    /// The caller's descriptor of the underlay namespace, or -1 for the
+    /// caller's own; valid only while the request runs (caller's context).
+    pub netns_fd: i32,
+    /// Underlay IPv4 address, network byte order.
+    pub underlay: u32,
+}
+
+/// One entry of a host's mapping table.
+#[derive(Clone, Copy)]
+pub struct MapSpec {
+    /// The host whose table it is.
+    pub host: u32,
+    /// VPC id.
+    pub vpc: u32,
+    /// Inner IPv4 address, network byte order.
+    pub ipv4: u32,
+    /// Inner MAC address.
+    pub mac: [u8; 6],
+    /// The peer host's underlay address, network byte order.
+    pub underlay: u32,
+    /// Whether the peer is a Nitro host (frames to it are sealed).
+    pub nitro: bool,
+}
+
+/// Length of a peer key.
+pub const PEER_KEY_LEN: usize = uapi::NITRO_PEER_KEY_LEN as usize;
+
+/// A key a host shares with a peer host.
+pub struct PeerKeySpec {
+    /// The host.
+    pub host: u32,
+    /// The peer's underlay address, network byte order.
+    pub peer: u32,
+    /// The key's epoch.
+    pub epoch: u32,
+    /// The key.
+    pub key: [u8; PEER_KEY_LEN],
+}
+
+impl Drop for PeerKeySpec {
+    fn drop(&mut self) {
+        // The controller does not keep keys: wipe the copy it passed on.
+        self.key.fill(0);
+        core::hint::black_box(&mut self.key);
+    }
+}
+
+/// Counters and sizes of a host, as `struct nitro_host_info` reports them.
+#[derive(Clone, Copy, Default)]
+pub struct HostInfo {
+    /// Underlay address, network byte order.
+    pub underlay: u32,
+    /// ENIs made on it.
+    pub enis: u32,
+    /// Mapping entries.
+    pub maps: u32,
+    /// Keyed peers.
+    pub peers: u32,
+    /// Counters, in `struct nitro_host_info` order from `tx_sealed`.
+    pub counters: [u64; HOST_COUNTERS],
+}
+
+/// Number of counters in `struct nitro_host_info`.
+pub const HOST_COUNTERS: usize = 11;
 
 /// A request from the controller to a card.
 pub enum Request<'a> {
@@ -176,6 +246,16 @@ pub enum Request<'a> {
     DetachEni(&'a EniSpec),
     /// Deprovision it.
     DeleteEni(&'a EniSpec),
+    /// Make a VPC card instance (a host).
+    CreateHost(&'a HostSpec),
+    /// Remove a host (it must have no ENIs).
+    DeleteHost(u32),
+    /// Add or replace a mapping entry.
+    SetMap(&'a MapSpec),
+    /// Remove a mapping entry (only host, VPC and address are meaningful).
+    DeleteMap(&'a MapSpec),
+    /// Install a peer key.
+    SetPeerKey(&'a PeerKeySpec),
 }
 
 /// A card's answer to a request it carried out.
@@ -184,6 +264,8 @@ pub enum Reply {
     Done,
     /// Attached under this name (an ENI's interface name).
     Attached(DevName),
+    /// Made this host.
+    Host(u32),
 }
 
 /// Counters a card reports for one object, or for itself.
@@ -254,6 +336,12 @@ pub trait Card: Send + Sync {
     fn metrics(&self, id: u64) -> Result<Metrics> {
         let _ = id;
         Err(ENOENT)
+    }
+
+    /// A host's counters (the VPC card; others have no hosts).
+    fn host_info(&self, host: u32) -> Result<HostInfo> {
+        let _ = host;
+        Err(ENODEV)
     }
 
     /// Counters of the whole card.
@@ -437,6 +525,11 @@ impl CardHandle {
     /// Asks for an object's counters.
     pub(crate) fn metrics(&self, id: u64) -> Result<Metrics> {
         self.card.metrics(id)
+    }
+
+    /// Asks for a host's counters.
+    pub(crate) fn host_info(&self, host: u32) -> Result<HostInfo> {
+        self.card.host_info(host)
     }
 
     /// Asks for the card's totals.

@@ -7,7 +7,10 @@
 use crate::{
     abi_rules::{all_zero, fill_name, missing_kinds, IoctlCmd},
     audit,
-    bus::{self, CardKind, DevName, EniSpec, Tag, VolumeKind, VolumeSpec, SHA384_LEN},
+    bus::{
+        self, CardKind, DevName, EniSpec, HostSpec, MapSpec, PeerKeySpec, Reply, Request, Tag,
+        VolumeKind, VolumeSpec, SHA384_LEN,
+    },
     gate, kapi,
     registry::{self, Obj},
     state::{self, Op},
@@ -41,6 +44,10 @@ extensible! {
     nitro_firmware_status = NITRO_FIRMWARE_STATUS_SIZE_VER0,
     nitro_firmware_allow = NITRO_FIRMWARE_ALLOW_SIZE_VER0,
     nitro_firmware_update = NITRO_FIRMWARE_UPDATE_SIZE_VER0,
+    nitro_host_create = NITRO_HOST_CREATE_SIZE_VER0,
+    nitro_host_info = NITRO_HOST_INFO_SIZE_VER0,
+    nitro_map = NITRO_MAP_SIZE_VER0,
+    nitro_peer_key = NITRO_PEER_KEY_SIZE_VER0,
 }
 
 /// A command handler. Audited handlers also give the object concerned.
@@ -88,6 +95,12 @@ const COMMANDS: &[(u32, Handler)] = &[
     ),
     (uapi::NITRO_IOC_ENI_DESCRIBE, Handler::Plain(eni_describe)),
     (uapi::NITRO_IOC_ENI_LIST, Handler::Plain(eni_list)),
+    (uapi::NITRO_IOC_HOST_CREATE, Handler::Audited(host_create)),
+    (uapi::NITRO_IOC_HOST_DELETE, Handler::Audited(host_delete)),
+    (uapi::NITRO_IOC_HOST_DESCRIBE, Handler::Plain(host_describe)),
+    (uapi::NITRO_IOC_MAP_SET, Handler::Audited(map_change::<false>)),
+    (uapi::NITRO_IOC_MAP_DELETE, Handler::Audited(map_change::<true>)),
+    (uapi::NITRO_IOC_PEER_KEY, Handler::Audited(peer_key)),
     (uapi::NITRO_IOC_METRICS, Handler::Plain(metrics)),
     (uapi::NITRO_IOC_AUDIT, Handler::Plain(audit_list)),
     (
@@ -246,12 +259,120 @@ fn eni_create(arg: usize) -> (u64, Result) {
             mac,
             ipv4: c.val.ipv4,
             name: field(&c.val.name, state::name_byte)?,
+            host: c.val.host,
         };
+        ensure(c.val.reserved == 0 && c.val.host as usize <= uapi::NITRO_HOSTS_MAX as usize)?;
         c.probe_writable()?;
         let id = registry::create(spec)?;
         c.val.id = id;
         c.val.mac = mac;
         finish_create::<EniSpec>(id, c.write_back())
+    })();
+    split(r)
+}
+
+/// Sends a request to the VPC card (hosts, mappings, keys: the card keeps
+/// them, the controller only checks their form and audits).
+fn vpc_request(req: &Request<'_>) -> Result<Reply> {
+    gate::check("a VPC change")?;
+    bus::card_for(CardKind::Vpc)?.request(req)
+}
+
+/// `NITRO_IOC_HOST_CREATE`.
+fn host_create(arg: usize) -> (u64, Result) {
+    let r = (|| -> Result<u64> {
+        let mut c = InOut::<uapi::nitro_host_create>::read(arg)?;
+        ensure(c.val.flags == 0 && c.val.host == 0 && c.val.reserved == 0)?;
+        ensure(state::unicast_ipv4(c.val.underlay_ipv4))?;
+        c.probe_writable()?;
+        let spec = HostSpec {
+            netns_fd: c.val.netns_fd,
+            underlay: c.val.underlay_ipv4,
+        };
+        let Reply::Host(host) = vpc_request(&Request::CreateHost(&spec))? else {
+            return Err(EIO);
+        };
+        c.val.host = host;
+        if let Err(e) = c.write_back() {
+            // The caller cannot learn the number: do not leave the host.
+            let _ = vpc_request(&Request::DeleteHost(host));
+            return Err(e);
+        }
+        Ok(u64::from(host))
+    })();
+    split(r)
+}
+
+/// `NITRO_IOC_HOST_DELETE`: reads only the host number.
+fn host_delete(arg: usize) -> (u64, Result) {
+    let r = (|| -> Result<u64> {
+        let h = InOut::<uapi::nitro_host_info>::read(arg)?;
+        ensure(all_zero(&h.val.as_bytes()[8..]))?;
+        vpc_request(&Request::DeleteHost(h.val.host))?;
+        Ok(u64::from(h.val.host))
+    })();
+    split(r)
+}
+
+/// `NITRO_IOC_HOST_DESCRIBE`.
+fn host_describe(arg: usize) -> Result {
+    let mut h = InOut::<uapi::nitro_host_info>::read(arg)?;
+    ensure(all_zero(&h.val.as_bytes()[8..]))?;
+    let info = bus::card_for(CardKind::Vpc)?.host_info(h.val.host)?;
+    let v = &mut h.val;
+    v.underlay_ipv4 = info.underlay;
+    v.enis = info.enis;
+    v.maps = info.maps;
+    v.peers = info.peers;
+    let [a, b, c, d, e, f, g, i, j, k, l] = info.counters;
+    (v.tx_sealed, v.rx_sealed, v.tx_plain, v.rx_plain) = (a, b, c, d);
+    (v.rx_bad_auth, v.rx_replay, v.rx_no_key, v.rx_not_allowed) = (e, f, g, i);
+    (v.rx_malformed, v.tx_no_key, v.tx_errors) = (j, k, l);
+    h.write_back()
+}
+
+/// `NITRO_IOC_MAP_SET` and `NITRO_IOC_MAP_DELETE` (input only).
+fn map_change<const DELETE_IT: bool>(arg: usize) -> (u64, Result) {
+    let r = (|| -> Result<u64> {
+        let m = InOut::<uapi::nitro_map>::read(arg)?;
+        let v = &m.val;
+        let spec = MapSpec {
+            host: v.host,
+            vpc: v.vpc,
+            ipv4: v.ipv4,
+            mac: v.mac,
+            underlay: v.underlay_ipv4,
+            nitro: v.flags & uapi::NITRO_MAP_NITRO != 0,
+        };
+        if DELETE_IT {
+            ensure(state::eni_addressing(v.vpc, &[0; 6], v.ipv4))?;
+            ensure(all_zero(&m.val.as_bytes()[16..]))?;
+            vpc_request(&Request::DeleteMap(&spec))?;
+        } else {
+            ensure(v.pad == [0; 2] && v.flags & !uapi::NITRO_MAP_NITRO == 0)?;
+            ensure(state::map_entry(v.vpc, &v.mac, v.ipv4, v.underlay_ipv4))?;
+            vpc_request(&Request::SetMap(&spec))?;
+        }
+        Ok(u64::from(v.host))
+    })();
+    split(r)
+}
+
+/// `NITRO_IOC_PEER_KEY` (input only; the key is wiped after use).
+fn peer_key(arg: usize) -> (u64, Result) {
+    let r = (|| -> Result<u64> {
+        let mut k = InOut::<uapi::nitro_peer_key>::read(arg)?;
+        let spec = PeerKeySpec {
+            host: k.val.host,
+            peer: k.val.peer_ipv4,
+            epoch: k.val.epoch,
+            key: k.val.key,
+        };
+        k.val.key.fill(0);
+        core::hint::black_box(&mut k.val.key);
+        ensure(spec.epoch != 0 && !all_zero(&spec.key) && state::unicast_ipv4(spec.peer))?;
+        vpc_request(&Request::SetPeerKey(&spec))?;
+        Ok(u64::from(spec.host))
     })();
     split(r)
 }
@@ -350,6 +471,7 @@ fn eni_info(o: &Obj<EniSpec>) -> uapi::nitro_eni_info {
         vpc: o.spec.vpc,
         mac: o.spec.mac,
         ipv4: o.spec.ipv4,
+        host: o.spec.host,
         ..Default::default()
     };
     i.state = common(o, &o.spec.name, &mut i.name, &mut i.device, &mut i.card);

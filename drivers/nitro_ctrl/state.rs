@@ -147,10 +147,21 @@ pub const MAX_VPC: u32 = (1 << 24) - 1;
 /// Checks an ENI's addressing: VPC id in range, MAC unicast (or all zero:
 /// to be generated), IPv4 (network byte order) a unicast host address.
 pub fn eni_addressing(vpc: u32, mac: &[u8; 6], ipv4_be: u32) -> bool {
-    let ip = u32::from_be(ipv4_be);
     let mac_ok = mac[0] & 1 == 0;
-    let ip_ok = ip != 0 && ip != u32::MAX && (ip >> 28) != 0xe && (ip >> 24) != 127;
-    (1..=MAX_VPC).contains(&vpc) && mac_ok && ip_ok
+    (1..=MAX_VPC).contains(&vpc) && mac_ok && unicast_ipv4(ipv4_be)
+}
+
+/// Whether an IPv4 address (network byte order) can name one host: not 0,
+/// broadcast, multicast, reserved (240/4) or loopback.
+pub fn unicast_ipv4(ipv4_be: u32) -> bool {
+    let ip = u32::from_be(ipv4_be);
+    ip != 0 && (ip >> 28) < 0xe && (ip >> 24) != 127
+}
+
+/// Whether a mapping entry is well formed: VPC in range, inner and underlay
+/// addresses unicast, inner MAC unicast and not zero.
+pub fn map_entry(vpc: u32, mac: &[u8; 6], ipv4_be: u32, underlay_be: u32) -> bool {
+    *mac != [0; 6] && eni_addressing(vpc, mac, ipv4_be) && unicast_ipv4(underlay_be)
 }
 
 /// A locally administered unicast MAC from 48 random bits.

@@ -88,6 +88,8 @@ impl Card for TestCard {
             Request::AttachEni(e, _) => (e.id, &e.name, b"attach"),
             Request::DetachEni(e) => (e.id, &e.name, b"detach"),
             Request::DeleteEni(e) => (e.id, &e.name, b"delete"),
+            // Hosts, mappings and keys are the VPC card's own business.
+            _ => return Err(EOPNOTSUPP),
         };
         let is_volume = matches!(
             req,
@@ -175,6 +177,7 @@ impl Card for TestCard {
                 st.objs.remove(&id);
                 Reply::Done
             }
+            _ => return Err(EOPNOTSUPP),
         };
         Ok(reply)
     }

@@ -327,6 +327,11 @@ struct nitro_volume_describe {
  * @flags: in: zero
  * @name: in: optional name, NUL-terminated, unique on the host (EEXIST)
  * @id: out: the new ENI's id
+ * @host: in: the VPC card instance (struct nitro_host_create) the ENI is
+ *	made on; 0: the lowest-numbered one. ENODEV if there is none.
+ * @reserved: zero
+ *
+ * Callers compiled before @host existed (size 64) get host 0.
  */
 struct nitro_eni_create {
 	__u32 size;
@@ -337,6 +342,8 @@ struct nitro_eni_create {
 	__u32 flags;
 	char name[NITRO_TAG_LEN];
 	__u64 id;
+	__u32 host;
+	__u32 reserved;
 };
 
 /**
@@ -351,6 +358,8 @@ struct nitro_eni_create {
  * @name: name given at create (may be empty)
  * @device: interface name when attaching or attached, else empty
  * @card: name of the card that holds it
+ * @host: the VPC card instance it is on
+ * @reserved2: zero
  */
 struct nitro_eni_info {
 	__u64 id;
@@ -363,6 +372,8 @@ struct nitro_eni_info {
 	char name[NITRO_TAG_LEN];
 	char device[NITRO_DEVNAME_LEN];
 	char card[NITRO_NAME_LEN];
+	__u32 host;
+	__u32 reserved2;
 };
 
 /**
@@ -377,6 +388,140 @@ struct nitro_eni_describe {
 	__u32 reserved;
 	__u64 id;
 	struct nitro_eni_info info;
+};
+
+/*
+ * The VPC card's instances ("hosts"). Each is one emulated Nitro host: it
+ * owns an underlay IPv4 address in a network namespace and the UDP socket
+ * bound to it on port NITRO_GENEVE_PORT, the only socket in nitro-rs.
+ * ENIs are made on a host; its mapping table says where their frames go,
+ * and its peer keys seal what goes to other Nitro hosts.
+ * Documentation/vpc.rst has the wire format.
+ */
+#define NITRO_GENEVE_PORT 6081
+/* Most hosts one VPC card runs, numbered 1 to NITRO_HOSTS_MAX. */
+#define NITRO_HOSTS_MAX 16
+/* Largest VPC id: it is the 24-bit Geneve VNI. */
+#define NITRO_VPC_MAX 0xffffff
+/* Largest ENI MTU. */
+#define NITRO_ENI_MTU_MAX 9001
+/* Most mapping entries, and most keyed peers, per host. */
+#define NITRO_MAPS_MAX 4096
+#define NITRO_PEERS_MAX 256
+
+/**
+ * struct nitro_host_create - argument of NITRO_IOC_HOST_CREATE
+ * @size: see the conventions at the top
+ * @netns_fd: in: a descriptor naming the underlay's network namespace
+ *	(open("/run/netns/NAME") or "/proc/PID/ns/net"); -1: the caller's
+ * @underlay_ipv4: in: the host's underlay address, network byte order,
+ *	configured in that namespace (the socket binds to it)
+ * @flags: in: zero
+ * @host: out: the host's number, 1 to NITRO_HOSTS_MAX
+ * @reserved: zero
+ */
+struct nitro_host_create {
+	__u32 size;
+	__s32 netns_fd;
+	__u32 underlay_ipv4;
+	__u32 flags;
+	__u32 host;
+	__u32 reserved;
+};
+
+/**
+ * struct nitro_host_info - argument of NITRO_IOC_HOST_DESCRIBE (delete
+ * reads only @size and @host)
+ * @size: see the conventions at the top
+ * @host: in: the host's number
+ * @underlay_ipv4: out: its underlay address
+ * @enis: out: ENIs made on it
+ * @maps: out: entries in its mapping table
+ * @peers: out: peer hosts it holds a key for
+ * @tx_sealed: out: packets sealed to Nitro peers
+ * @rx_sealed: out: sealed packets that opened and were delivered
+ * @tx_plain: out: plain Geneve packets to non-Nitro peers
+ * @rx_plain: out: plain Geneve packets from non-Nitro peers, delivered
+ * @rx_bad_auth: out: sealed packets that did not authenticate (altered,
+ *	or sealed under another key), dropped
+ * @rx_replay: out: sealed packets already seen or too old, dropped
+ * @rx_no_key: out: sealed packets from a peer or epoch with no key, dropped
+ * @rx_not_allowed: out: packets from an underlay source the table does
+ *	not allow in that form (plain from a Nitro or unknown host, or an
+ *	inner source mapped elsewhere), dropped
+ * @rx_malformed: out: packets not in either format, dropped
+ * @tx_no_key: out: frames to a Nitro peer with no key, dropped
+ * @tx_errors: out: frames that could not be sent (no route, no memory)
+ */
+struct nitro_host_info {
+	__u32 size;
+	__u32 host;
+	__u32 underlay_ipv4;
+	__u32 enis;
+	__u32 maps;
+	__u32 peers;
+	__u64 tx_sealed;
+	__u64 rx_sealed;
+	__u64 tx_plain;
+	__u64 rx_plain;
+	__u64 rx_bad_auth;
+	__u64 rx_replay;
+	__u64 rx_no_key;
+	__u64 rx_not_allowed;
+	__u64 rx_malformed;
+	__u64 tx_no_key;
+	__u64 tx_errors;
+};
+
+/* nitro_map.flags: the peer host is a Nitro host: frames to it are sealed. */
+#define NITRO_MAP_NITRO (1U << 0)
+
+/**
+ * struct nitro_map - argument of NITRO_IOC_MAP_SET and NITRO_IOC_MAP_DELETE:
+ * one entry of a host's mapping table, (VPC, inner address) -> the host that
+ * holds it. ENIs on the host itself need no entry.
+ * @size: see the conventions at the top
+ * @host: in: the host whose table is programmed
+ * @vpc: in: VPC id, 1 to NITRO_VPC_MAX
+ * @ipv4: in: inner IPv4 address, network byte order (the key: set replaces
+ *	the entry with the same @vpc and @ipv4; delete reads only @host,
+ *	@vpc and @ipv4, the rest must be zero)
+ * @mac: in: inner MAC address, unicast, unique in the VPC's table
+ * @pad: zero
+ * @underlay_ipv4: in: the peer host's underlay address, not the host's own
+ * @flags: in: NITRO_MAP_NITRO, or zero for a non-Nitro peer (plain Geneve)
+ */
+struct nitro_map {
+	__u32 size;
+	__u32 host;
+	__u32 vpc;
+	__u32 ipv4;
+	__u8 mac[6];
+	__u8 pad[2];
+	__u32 underlay_ipv4;
+	__u32 flags;
+};
+
+#define NITRO_PEER_KEY_LEN 32
+
+/**
+ * struct nitro_peer_key - argument of NITRO_IOC_PEER_KEY: installs the
+ * AES-256-GCM key one host shares with one peer host. Both hosts get the
+ * same key and epoch. The newest key seals from then on; the one before it
+ * still opens what was in flight (rotation drops nothing). No interface
+ * ever returns a key.
+ * @size: see the conventions at the top
+ * @host: in: the host
+ * @peer_ipv4: in: the peer host's underlay address
+ * @epoch: in: the key's epoch, above the pair's current one (else ESTALE)
+ * @key: in: the key, not all zero
+ */
+struct nitro_peer_key {
+	__u32 size;
+	__u32 host;
+	__u32 peer_ipv4;
+	__u32 epoch;
+	__u8 key[NITRO_PEER_KEY_LEN];
 };
 
 /**
@@ -617,6 +762,12 @@ struct nitro_firmware_update {
 #define NITRO_IOC_ENI_DETACH _IOWR(NITRO_IOCTL_TYPE, 0x23, struct nitro_object_ref)
 #define NITRO_IOC_ENI_DESCRIBE _IOWR(NITRO_IOCTL_TYPE, 0x24, struct nitro_eni_describe)
 #define NITRO_IOC_ENI_LIST _IOWR(NITRO_IOCTL_TYPE, 0x25, struct nitro_list)
+#define NITRO_IOC_HOST_CREATE _IOWR(NITRO_IOCTL_TYPE, 0x26, struct nitro_host_create)
+#define NITRO_IOC_HOST_DELETE _IOWR(NITRO_IOCTL_TYPE, 0x27, struct nitro_host_info)
+#define NITRO_IOC_HOST_DESCRIBE _IOWR(NITRO_IOCTL_TYPE, 0x28, struct nitro_host_info)
+#define NITRO_IOC_MAP_SET _IOWR(NITRO_IOCTL_TYPE, 0x29, struct nitro_map)
+#define NITRO_IOC_MAP_DELETE _IOWR(NITRO_IOCTL_TYPE, 0x2a, struct nitro_map)
+#define NITRO_IOC_PEER_KEY _IOWR(NITRO_IOCTL_TYPE, 0x2b, struct nitro_peer_key)
 #define NITRO_IOC_METRICS _IOWR(NITRO_IOCTL_TYPE, 0x30, struct nitro_metrics)
 #define NITRO_IOC_AUDIT _IOWR(NITRO_IOCTL_TYPE, 0x31, struct nitro_list)
 #define NITRO_IOC_FIRMWARE_STATUS _IOWR(NITRO_IOCTL_TYPE, 0x40, struct nitro_firmware_status)
@@ -647,5 +798,13 @@ struct nitro_firmware_update {
 /* Second sizes (EBS backing and keys; latency histograms). */
 #define NITRO_VOLUME_CREATE_SIZE_VER1 176
 #define NITRO_METRICS_SIZE_VER1 584
+/* Third sizes (VPC card instances). */
+#define NITRO_ENI_CREATE_SIZE_VER1 72
+#define NITRO_ENI_INFO_SIZE_VER1 120
+#define NITRO_ENI_DESCRIBE_SIZE_VER1 136
+#define NITRO_HOST_CREATE_SIZE_VER0 24
+#define NITRO_HOST_INFO_SIZE_VER0 112
+#define NITRO_MAP_SIZE_VER0 32
+#define NITRO_PEER_KEY_SIZE_VER0 48
 
 #endif /* _UAPI_LINUX_NITRO_H */
