@@ -44,11 +44,11 @@ mod tests {
                 size_of::<nitro_volume_describe>(),
                 NITRO_VOLUME_DESCRIBE_SIZE_VER0,
             ),
-            (size_of::<nitro_eni_create>(), NITRO_ENI_CREATE_SIZE_VER0),
-            (size_of::<nitro_eni_info>(), NITRO_ENI_INFO_SIZE_VER0),
+            (size_of::<nitro_eni_create>(), NITRO_ENI_CREATE_SIZE_VER1),
+            (size_of::<nitro_eni_info>(), NITRO_ENI_INFO_SIZE_VER1),
             (
                 size_of::<nitro_eni_describe>(),
-                NITRO_ENI_DESCRIBE_SIZE_VER0,
+                NITRO_ENI_DESCRIBE_SIZE_VER1,
             ),
             (size_of::<nitro_list>(), NITRO_LIST_SIZE_VER0),
             (size_of::<nitro_metrics>(), NITRO_METRICS_SIZE_VER1),
@@ -73,6 +73,21 @@ mod tests {
         assert_eq!(offset_of!(nitro_eni_create, mac), 8);
         assert_eq!(offset_of!(nitro_eni_create, ipv4), 16);
         assert_eq!(offset_of!(nitro_eni_info, ipv4), 24);
+        // Version 1 grew at the end (the VPC card's host); version 0
+        // callers stop before it.
+        assert_eq!(
+            offset_of!(nitro_eni_create, host),
+            NITRO_ENI_CREATE_SIZE_VER0 as usize
+        );
+        assert_eq!(offset_of!(nitro_eni_create, host), 64);
+        assert_eq!(offset_of!(nitro_eni_create, reserved), 68);
+        assert_eq!(
+            offset_of!(nitro_eni_info, host),
+            NITRO_ENI_INFO_SIZE_VER0 as usize
+        );
+        assert_eq!(offset_of!(nitro_eni_info, host), 112);
+        assert_eq!(offset_of!(nitro_eni_info, reserved2), 116);
+        assert_eq!(offset_of!(nitro_eni_describe, info), 16);
         assert_eq!(offset_of!(nitro_list, cursor), 8);
         assert_eq!(offset_of!(nitro_list, more), 32);
         assert_eq!(offset_of!(nitro_metrics, read_ops), 16);
@@ -84,6 +99,77 @@ mod tests {
         );
         assert_eq!(offset_of!(nitro_audit_entry, result), 24);
         assert_eq!(offset_of!(nitro_audit_entry, id), 32);
+    }
+
+    #[test]
+    fn vpc_layouts() {
+        let sizes = [
+            (size_of::<nitro_host_create>(), NITRO_HOST_CREATE_SIZE_VER0),
+            (size_of::<nitro_host_info>(), NITRO_HOST_INFO_SIZE_VER0),
+            (size_of::<nitro_map>(), NITRO_MAP_SIZE_VER0),
+            (size_of::<nitro_peer_key>(), NITRO_PEER_KEY_SIZE_VER0),
+        ];
+        for (i, (have, want)) in sizes.iter().enumerate() {
+            assert_eq!(*have, *want as usize, "struct #{i}");
+        }
+        assert_eq!(offset_of!(nitro_host_create, netns_fd), 4);
+        assert_eq!(offset_of!(nitro_host_create, underlay_ipv4), 8);
+        assert_eq!(offset_of!(nitro_host_create, flags), 12);
+        assert_eq!(offset_of!(nitro_host_create, host), 16);
+        assert_eq!(offset_of!(nitro_host_create, reserved), 20);
+        assert_eq!(offset_of!(nitro_host_info, host), 4);
+        assert_eq!(offset_of!(nitro_host_info, underlay_ipv4), 8);
+        assert_eq!(offset_of!(nitro_host_info, peers), 20);
+        assert_eq!(offset_of!(nitro_host_info, tx_sealed), 24);
+        assert_eq!(offset_of!(nitro_host_info, rx_not_allowed), 80);
+        assert_eq!(offset_of!(nitro_host_info, tx_errors), 104);
+        assert_eq!(offset_of!(nitro_map, host), 4);
+        assert_eq!(offset_of!(nitro_map, vpc), 8);
+        assert_eq!(offset_of!(nitro_map, ipv4), 12);
+        assert_eq!(offset_of!(nitro_map, mac), 16);
+        assert_eq!(offset_of!(nitro_map, pad), 22);
+        assert_eq!(offset_of!(nitro_map, underlay_ipv4), 24);
+        assert_eq!(offset_of!(nitro_map, flags), 28);
+        assert_eq!(offset_of!(nitro_peer_key, host), 4);
+        assert_eq!(offset_of!(nitro_peer_key, peer_ipv4), 8);
+        assert_eq!(offset_of!(nitro_peer_key, epoch), 12);
+        assert_eq!(offset_of!(nitro_peer_key, key), 16);
+        assert_eq!(
+            size_of::<[u8; NITRO_PEER_KEY_LEN as usize]>(),
+            size_of::<nitro_peer_key>() - 16
+        );
+        // netns_fd is signed: -1 is "the caller's namespace".
+        let c = nitro_host_create {
+            netns_fd: -1,
+            ..Default::default()
+        };
+        assert_eq!(c.netns_fd, -1i32);
+        assert_eq!(NITRO_MAP_NITRO, 1);
+    }
+
+    #[test]
+    fn vpc_ioctl_numbers() {
+        // _IOWR(0xBB, nr, struct): the size in the number is the struct's.
+        let iowr = |nr: u32, size: usize| (3 << 30) | ((size as u32) << 16) | (0xBB << 8) | nr;
+        assert_eq!(
+            NITRO_IOC_HOST_CREATE,
+            iowr(0x26, size_of::<nitro_host_create>())
+        );
+        assert_eq!(
+            NITRO_IOC_HOST_DELETE,
+            iowr(0x27, size_of::<nitro_host_info>())
+        );
+        assert_eq!(
+            NITRO_IOC_HOST_DESCRIBE,
+            iowr(0x28, size_of::<nitro_host_info>())
+        );
+        assert_eq!(NITRO_IOC_MAP_SET, iowr(0x29, size_of::<nitro_map>()));
+        assert_eq!(NITRO_IOC_MAP_DELETE, iowr(0x2a, size_of::<nitro_map>()));
+        assert_eq!(NITRO_IOC_PEER_KEY, iowr(0x2b, size_of::<nitro_peer_key>()));
+        assert_eq!(
+            NITRO_IOC_ENI_CREATE,
+            iowr(0x20, size_of::<nitro_eni_create>())
+        );
     }
 
     #[test]

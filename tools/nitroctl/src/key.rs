@@ -34,6 +34,91 @@ pub fn read_key<const N: usize>(path: &Path, what: &str) -> Result<[u8; N], Stri
     })
 }
 
+/// Fills `key` from a key file: exactly `key.len()` raw bytes, nothing
+/// else; `-` is standard input. At most one byte past the key is read, and
+/// `key` is wiped on any error. `what` names the key in messages; the key
+/// itself never appears in one.
+pub fn read_key_file(path: &Path, key: &mut [u8], what: &str) -> Result<(), String> {
+    if path.as_os_str() == "-" {
+        read_exact_key(std::io::stdin().lock(), key, "standard input", what)
+    } else {
+        let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        read_exact_key(f, key, &path.display().to_string(), what)
+    }
+}
+
+/// Fills `key` from `r`, which must hold exactly `key.len()` bytes; `from`
+/// names the source in messages. `key` is wiped on any error.
+pub fn read_exact_key(
+    mut r: impl Read,
+    key: &mut [u8],
+    from: &str,
+    what: &str,
+) -> Result<(), String> {
+    let mut have = 0;
+    let mut extra = [0u8; 1];
+    let result = loop {
+        let buf = if have < key.len() {
+            &mut key[have..]
+        } else {
+            &mut extra[..]
+        };
+        match r.read(buf) {
+            Ok(0) if have < key.len() => break Err(have.to_string()),
+            Ok(0) => break Ok(()),
+            Ok(_) if have == key.len() => break Err(format!("more than {have}")),
+            Ok(n) => have += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                wipe(key);
+                return Err(format!("{from}: {e}"));
+            }
+        }
+    };
+    result.map_err(|len| {
+        wipe(key);
+        format!(
+            "{from}: a {what} is exactly {} raw bytes, this has {len} \
+             (make one with `head -c {} /dev/urandom > FILE`)",
+            key.len(),
+            key.len()
+        )
+    })
+}
+
+/// Key material: wiped when dropped, and with no `Debug` or `Display`, so
+/// it cannot end up in a message.
+pub struct Secret<const N: usize>(pub [u8; N]);
+
+impl<const N: usize> Secret<N> {
+    /// Reads a key file of exactly `N` raw bytes (`-`: standard input) that
+    /// is not all zeros.
+    pub fn read(path: &Path, what: &str) -> Result<Self, String> {
+        let mut s = Secret([0u8; N]);
+        read_key_file(path, &mut s.0, what)?;
+        if s.0.iter().all(|&b| b == 0) {
+            return Err(format!(
+                "{}: the {what} is all zeros; use a random one \
+                 (`head -c {N} /dev/urandom > FILE`)",
+                path.display()
+            ));
+        }
+        Ok(s)
+    }
+}
+
+impl<const N: usize> Drop for Secret<N> {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
+/// Overwrites key material with zeros, in a way the compiler keeps.
+pub fn wipe(b: &mut [u8]) {
+    b.fill(0);
+    std::hint::black_box(b);
+}
+
 /// `N` random bytes from the kernel.
 pub fn random<const N: usize>() -> Result<[u8; N], String> {
     let mut b = [0u8; N];
@@ -103,6 +188,84 @@ mod tests {
             bad[i] ^= 0x10;
             assert_eq!(unwrap(&[7; 32], &bad), None, "byte {i}");
         }
+    }
+
+    /// A reader that hands out its bytes `chunk` at a time, as a pipe may.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        chunk: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.chunk.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn key_files_hold_exactly_the_key() {
+        let data: Vec<u8> = (1..=33).collect();
+        let mut k = [0u8; 32];
+        for chunk in [1, 5, 32, 64] {
+            let r = Trickle {
+                data: &data[..32],
+                chunk,
+            };
+            assert_eq!(read_exact_key(r, &mut k, "f", "peer key"), Ok(()));
+            assert_eq!(k[..], data[..32], "chunk {chunk}");
+        }
+        for (len, says) in [(0, "has 0 "), (31, "has 31 "), (33, "has more than 32 ")] {
+            let mut k = [0xaau8; 32];
+            let e = read_exact_key(&data[..len], &mut k, "f", "peer key").unwrap_err();
+            assert!(
+                e.starts_with("f: a peer key is exactly 32 raw bytes, this ") && e.contains(says),
+                "{len}: {e}"
+            );
+            assert_eq!(k, [0; 32], "wiped after a refusal");
+        }
+        // A text key (hex and a newline) is refused too.
+        let hex = [b'a'; 65];
+        let e = read_exact_key(&hex[..], &mut k, "f", "peer key").unwrap_err();
+        assert!(e.contains("more than 32"), "{e}");
+        assert!(!e.contains("aaaa"), "the key never appears in a message");
+    }
+
+    #[test]
+    fn secrets_refuse_zero_keys() {
+        let dir = std::env::temp_dir().join(format!("nitroctl-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let zero = dir.join("zero");
+        std::fs::write(&zero, [0u8; 32]).unwrap();
+        let e = Secret::<32>::read(&zero, "peer key").err().unwrap();
+        assert!(e.contains("all zeros"), "{e}");
+        let one = dir.join("one");
+        std::fs::write(&one, [1u8; 32]).unwrap();
+        assert_eq!(Secret::<32>::read(&one, "peer key").unwrap().0, [1; 32]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn key_files_on_disk() {
+        let dir = std::env::temp_dir().join(format!("nitroctl-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good");
+        std::fs::write(&good, [7u8; 32]).unwrap();
+        let long = dir.join("long");
+        std::fs::write(&long, [7u8; 33]).unwrap();
+        let mut k = [0u8; 32];
+        assert_eq!(read_key_file(&good, &mut k, "peer key"), Ok(()));
+        assert_eq!(k, [7; 32]);
+        let e = read_key_file(&long, &mut k, "peer key").unwrap_err();
+        assert!(
+            e.contains("long: a peer key is exactly 32 raw bytes"),
+            "{e}"
+        );
+        let e = read_key_file(&dir.join("none"), &mut k, "peer key").unwrap_err();
+        assert!(e.contains("none: "), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

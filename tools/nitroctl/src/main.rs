@@ -10,6 +10,7 @@ mod firmware;
 mod key;
 mod objects;
 mod report;
+mod vpc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use device::{sized, Ctrl, Error};
@@ -43,6 +44,12 @@ pub enum Command {
     /// Manage elastic network interfaces.
     #[command(subcommand)]
     Eni(EniCmd),
+    /// Manage the VPC card's hosts (emulated Nitro hosts) and their peer keys.
+    #[command(subcommand)]
+    Host(HostCmd),
+    /// Program a host's mapping table: which peer host holds an address.
+    #[command(subcommand)]
+    Map(MapCmd),
     /// Show per-card, per-volume and per-ENI counters (pulled on demand).
     Metrics {
         /// Repeat every SECS seconds.
@@ -175,6 +182,9 @@ pub enum EniCmd {
         /// A name, unique on the host.
         #[arg(long, default_value = "")]
         name: String,
+        /// The VPC card's host to make it on (0: the lowest-numbered).
+        #[arg(long, value_name = "N", default_value_t = 0, value_parser = vpc::parse_eni_host)]
+        host: u32,
     },
     /// Delete an ENI.
     Delete(IdArg),
@@ -193,12 +203,98 @@ pub enum EniCmd {
     Show(IdArg),
 }
 
+/// Host commands (the VPC card's instances, Documentation/vpc.rst).
+#[derive(Subcommand, Debug, PartialEq)]
+pub enum HostCmd {
+    /// Create a host: binds UDP port 6081 on its underlay address; prints
+    /// its number.
+    Create {
+        /// The host's underlay address, already configured in the namespace.
+        #[arg(long, value_name = "IPV4", value_parser = vpc::parse_unicast_ipv4)]
+        underlay: Ipv4Addr,
+        /// The underlay's network namespace: NAME (/run/netns/NAME, as made
+        /// by `ip netns add`) or a PATH (/proc/PID/ns/net); default:
+        /// nitroctl's own.
+        #[arg(long, value_name = "NAME|PATH", value_parser = vpc::netns_path)]
+        netns: Option<PathBuf>,
+    },
+    /// Delete a host (it must have no ENIs left).
+    Delete(HostArg),
+    /// Show a host: its underlay address, table sizes and counters.
+    Show(HostArg),
+    /// Install the key a host shares with a peer host (install the same key
+    /// and epoch on the peer). The key is never printed.
+    Key {
+        /// The host.
+        #[arg(value_name = "N", value_parser = vpc::parse_host)]
+        host: u32,
+        /// The peer host's underlay address.
+        #[arg(long, value_name = "IPV4", value_parser = vpc::parse_unicast_ipv4)]
+        peer: Ipv4Addr,
+        /// The key's epoch, above the pair's current one.
+        #[arg(long, value_name = "E", value_parser = vpc::parse_epoch)]
+        epoch: u32,
+        /// The AES-256-GCM key: a file of exactly 32 raw bytes; '-' for
+        /// standard input.
+        #[arg(long, value_name = "FILE")]
+        key_file: PathBuf,
+    },
+}
+
+/// A host number argument.
+#[derive(Args, Debug, PartialEq)]
+pub struct HostArg {
+    /// The host's number (as `nitroctl host create` printed it).
+    #[arg(value_name = "N", value_parser = vpc::parse_host)]
+    host: u32,
+}
+
+/// What names a mapping entry: host, VPC and inner address.
+#[derive(Args, Debug, PartialEq)]
+pub struct MapKey {
+    /// The host whose table is programmed.
+    #[arg(long, value_name = "N", value_parser = vpc::parse_host)]
+    host: u32,
+    /// VPC id (1 to 16777215).
+    #[arg(long, value_name = "V", value_parser = vpc::parse_vpc)]
+    vpc: u32,
+    /// The inner IPv4 address.
+    #[arg(long, value_name = "IPV4", value_parser = vpc::parse_unicast_ipv4)]
+    ip: Ipv4Addr,
+}
+
+/// Mapping table commands.
+#[derive(Subcommand, Debug, PartialEq)]
+pub enum MapCmd {
+    /// Map an address of a VPC to the peer host that holds it (replaces the
+    /// entry for the same VPC and address).
+    Set {
+        #[command(flatten)]
+        key: MapKey,
+        /// The inner MAC address (unicast).
+        #[arg(long, value_parser = vpc::parse_unicast_mac)]
+        mac: [u8; 6],
+        /// The peer host's underlay address.
+        #[arg(long, value_name = "IPV4", value_parser = vpc::parse_unicast_ipv4)]
+        underlay: Ipv4Addr,
+        /// The peer is a Nitro host: frames to it are sealed (else plain
+        /// Geneve).
+        #[arg(long)]
+        nitro: bool,
+    },
+    /// Delete a mapping entry.
+    Delete(MapKey),
+}
+
 /// An object id argument.
 #[derive(Args, Debug, PartialEq)]
 pub struct IdArg {
     /// vol-... or eni-...
     id: String,
 }
+
+/// A peer key (`host key --key-file`).
+type PeerKey = key::Secret<{ abi::NITRO_PEER_KEY_LEN as usize }>;
 
 /// A usage error found after parsing (exit code 2, like clap's).
 fn usage(msg: String) -> Error {
@@ -316,14 +412,21 @@ fn volume(cli: &Cli, ctrl: &Ctrl, cmd: &VolumeCmd) -> Result<String, Error> {
 fn eni(cli: &Cli, ctrl: &Ctrl, cmd: &EniCmd) -> Result<String, Error> {
     let k = Kind::Eni;
     Ok(match cmd {
-        EniCmd::Create { vpc, ip, mac, name } => {
+        EniCmd::Create {
+            vpc,
+            ip,
+            mac,
+            name,
+            host,
+        } => {
             let mut c: abi::nitro_eni_create = sized();
             c.vpc = *vpc;
             c.ipv4 = u32::from(*ip).to_be();
             c.mac = mac.unwrap_or_default();
+            c.host = *host;
             objects::put_str(&mut c.name, name, "name").map_err(usage)?;
             ctrl.ioctl("create", abi::NITRO_IOC_ENI_CREATE, &mut c)
-                .map_err(|e| explain(ctrl, k, "create", None, e))?;
+                .map_err(|e| vpc::explain(ctrl, vpc::Op::EniCreate { host: *host }, e))?;
             done(cli, k, c.id, "created")
         }
         EniCmd::Delete(a) => done(
@@ -370,6 +473,183 @@ fn eni(cli: &Cli, ctrl: &Ctrl, cmd: &EniCmd) -> Result<String, Error> {
                 .map_err(|e| explain(ctrl, k, "show", Some(d.id), e))?;
             out(cli, &objects::Eni::from_abi(&d.info), objects::show)
         }
+    })
+}
+
+/// `NITRO_IOC_HOST_DELETE` or `_DESCRIBE` of host `host`.
+fn host_info(ctrl: &Ctrl, cmd: u32, host: u32) -> Result<abi::nitro_host_info, Error> {
+    let mut h: abi::nitro_host_info = sized();
+    h.host = host;
+    let (what, op) = if cmd == abi::NITRO_IOC_HOST_DELETE {
+        ("NITRO_IOC_HOST_DELETE", vpc::Op::HostDelete(host))
+    } else {
+        ("NITRO_IOC_HOST_DESCRIBE", vpc::Op::HostShow(host))
+    };
+    ctrl.ioctl(what, cmd, &mut h)
+        .map_err(|e| vpc::explain(ctrl, op, e))?;
+    Ok(h)
+}
+
+/// `nitroctl host ...`. `peer_key` is the key of `host key`, read (and
+/// checked) before the controller was opened.
+fn host(
+    cli: &Cli,
+    ctrl: &Ctrl,
+    cmd: &HostCmd,
+    peer_key: Option<&PeerKey>,
+) -> Result<String, Error> {
+    Ok(match cmd {
+        HostCmd::Create { underlay, netns } => {
+            // Held open until the create returns: the host takes its own
+            // reference on the namespace.
+            let ns = match netns {
+                Some(p) => Some(std::fs::File::open(p).map_err(|e| {
+                    usage(format!(
+                        "--netns {}: {e}{}",
+                        p.display(),
+                        if e.kind() == std::io::ErrorKind::NotFound
+                            && p.parent() == Some(std::path::Path::new(vpc::NETNS_DIR))
+                        {
+                            " (see `ip netns list`)"
+                        } else {
+                            ""
+                        }
+                    ))
+                })?),
+                None => None,
+            };
+            let mut c: abi::nitro_host_create = sized();
+            c.netns_fd = ns.as_ref().map_or(-1, std::os::fd::AsRawFd::as_raw_fd);
+            c.underlay_ipv4 = vpc::be(*underlay);
+            ctrl.ioctl("NITRO_IOC_HOST_CREATE", abi::NITRO_IOC_HOST_CREATE, &mut c)
+                .map_err(|e| {
+                    let op = vpc::Op::HostCreate {
+                        underlay: *underlay,
+                        netns: netns.as_deref(),
+                    };
+                    vpc::explain(ctrl, op, e)
+                })?;
+            if cli.json {
+                json(&serde_json::json!({ "host": c.host }))
+            } else {
+                format!("{}\n", c.host)
+            }
+        }
+        HostCmd::Delete(a) => {
+            host_info(ctrl, abi::NITRO_IOC_HOST_DELETE, a.host)?;
+            if cli.json {
+                json(&serde_json::json!({ "host": a.host, "result": "deleted" }))
+            } else {
+                format!("host {} deleted\n", a.host)
+            }
+        }
+        HostCmd::Show(a) => {
+            let h = host_info(ctrl, abi::NITRO_IOC_HOST_DESCRIBE, a.host)?;
+            out(cli, &vpc::Host::from_abi(&h), vpc::Host::human)
+        }
+        HostCmd::Key {
+            host,
+            peer,
+            epoch,
+            key_file,
+        } => {
+            let mut k: abi::nitro_peer_key = sized();
+            match peer_key {
+                Some(secret) => k.key = secret.0,
+                None => k.key = PeerKey::read(key_file, "peer key").map_err(usage)?.0,
+            }
+            k.host = *host;
+            k.peer_ipv4 = vpc::be(*peer);
+            k.epoch = *epoch;
+            let r = ctrl.ioctl("NITRO_IOC_PEER_KEY", abi::NITRO_IOC_PEER_KEY, &mut k);
+            key::wipe(&mut k.key);
+            r.map_err(|e| {
+                let op = vpc::Op::PeerKey {
+                    host: *host,
+                    peer: *peer,
+                    epoch: *epoch,
+                };
+                vpc::explain(ctrl, op, e)
+            })?;
+            if cli.json {
+                json(&serde_json::json!({
+                    "host": host,
+                    "peer": peer.to_string(),
+                    "epoch": epoch,
+                    "result": "installed",
+                }))
+            } else {
+                format!("host {host}: key of epoch {epoch} installed for peer {peer}\n")
+            }
+        }
+    })
+}
+
+/// `nitroctl map set|delete`.
+fn map(cli: &Cli, ctrl: &Ctrl, cmd: &MapCmd) -> Result<String, Error> {
+    let (key, set) = match cmd {
+        MapCmd::Set {
+            key,
+            mac,
+            underlay,
+            nitro,
+        } => (key, Some((mac, underlay, *nitro))),
+        MapCmd::Delete(key) => (key, None),
+    };
+    let mut m: abi::nitro_map = sized();
+    m.host = key.host;
+    m.vpc = key.vpc;
+    m.ipv4 = vpc::be(key.ip);
+    let (what, cmd, op) = match set {
+        Some((mac, underlay, nitro)) => {
+            m.mac = *mac;
+            m.underlay_ipv4 = vpc::be(*underlay);
+            m.flags = if nitro { abi::NITRO_MAP_NITRO } else { 0 };
+            let op = vpc::Op::MapSet {
+                host: key.host,
+                vpc: key.vpc,
+                ip: key.ip,
+            };
+            ("NITRO_IOC_MAP_SET", abi::NITRO_IOC_MAP_SET, op)
+        }
+        None => {
+            let op = vpc::Op::MapDelete {
+                host: key.host,
+                vpc: key.vpc,
+                ip: key.ip,
+            };
+            ("NITRO_IOC_MAP_DELETE", abi::NITRO_IOC_MAP_DELETE, op)
+        }
+    };
+    ctrl.ioctl(what, cmd, &mut m)
+        .map_err(|e| vpc::explain(ctrl, op, e))?;
+    let MapKey { host, vpc, ip } = key;
+    Ok(match set {
+        Some((mac, underlay, nitro)) if cli.json => json(&serde_json::json!({
+            "host": host,
+            "vpc": vpc,
+            "ip": ip.to_string(),
+            "mac": objects::fmt_mac(mac),
+            "underlay": underlay.to_string(),
+            "nitro": nitro,
+            "result": "set",
+        })),
+        Some((mac, underlay, nitro)) => format!(
+            "host {host}: VPC {vpc} {ip} is {} at {underlay} ({})\n",
+            objects::fmt_mac(mac),
+            if nitro {
+                "Nitro peer, sealed"
+            } else {
+                "non-Nitro peer, plain Geneve"
+            }
+        ),
+        None if cli.json => json(&serde_json::json!({
+            "host": host,
+            "vpc": vpc,
+            "ip": ip.to_string(),
+            "result": "deleted",
+        })),
+        None => format!("host {host}: VPC {vpc} {ip} unmapped\n"),
     })
 }
 
@@ -429,6 +709,13 @@ fn run(cli: &Cli) -> Result<String, Error> {
         std::fs::write(out, w).map_err(|e| usage(format!("{}: {e}", out.display())))?;
         return Ok(String::new());
     }
+    // Inputs that can be wrong are checked before the controller is opened.
+    let peer_key = match &cli.command {
+        Command::Host(HostCmd::Key { key_file, .. }) => {
+            Some(PeerKey::read(key_file, "peer key").map_err(usage)?)
+        }
+        _ => None,
+    };
     let ctrl = Ctrl::open(&device::device_path(cli.device.clone()))?;
     Ok(match &cli.command {
         Command::Version => {
@@ -445,6 +732,8 @@ fn run(cli: &Cli) -> Result<String, Error> {
         }
         Command::Volume(cmd) => volume(cli, &ctrl, cmd)?,
         Command::Eni(cmd) => eni(cli, &ctrl, cmd)?,
+        Command::Host(cmd) => host(cli, &ctrl, cmd, peer_key.as_ref())?,
+        Command::Map(cmd) => map(cli, &ctrl, cmd)?,
         Command::Metrics { watch, count } => {
             let mut round = 0u64;
             loop {
@@ -597,7 +886,8 @@ mod tests {
                 vpc: 7,
                 ip: Ipv4Addr::new(10, 0, 0, 5),
                 mac: Some([2, 0, 0, 0, 0, 1]),
-                name: String::new()
+                name: String::new(),
+                host: 0,
             })
         );
         let c =
@@ -640,6 +930,285 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    fn parse(args: &[&str]) -> Command {
+        let mut all = vec!["nitroctl"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(&all)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+            .command
+    }
+
+    fn refused(args: &[&str]) -> String {
+        let mut all = vec!["nitroctl"];
+        all.extend_from_slice(args);
+        let e = Cli::try_parse_from(&all).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{args:?}");
+        e.to_string()
+    }
+
+    #[test]
+    fn parses_host_commands() {
+        assert_eq!(
+            parse(&["host", "create", "--underlay", "192.0.2.1"]),
+            Command::Host(HostCmd::Create {
+                underlay: Ipv4Addr::new(192, 0, 2, 1),
+                netns: None
+            })
+        );
+        assert_eq!(
+            parse(&[
+                "host",
+                "create",
+                "--underlay",
+                "192.0.2.1",
+                "--netns",
+                "blue"
+            ]),
+            Command::Host(HostCmd::Create {
+                underlay: Ipv4Addr::new(192, 0, 2, 1),
+                netns: Some("/run/netns/blue".into())
+            })
+        );
+        assert_eq!(
+            parse(&[
+                "host",
+                "create",
+                "--underlay",
+                "192.0.2.1",
+                "--netns",
+                "/proc/1/ns/net"
+            ]),
+            Command::Host(HostCmd::Create {
+                underlay: Ipv4Addr::new(192, 0, 2, 1),
+                netns: Some("/proc/1/ns/net".into())
+            })
+        );
+        assert_eq!(
+            parse(&["host", "delete", "3"]),
+            Command::Host(HostCmd::Delete(HostArg { host: 3 }))
+        );
+        let c = Cli::try_parse_from(["nitroctl", "host", "show", "16", "--json"]).unwrap();
+        assert!(c.json);
+        assert_eq!(
+            c.command,
+            Command::Host(HostCmd::Show(HostArg { host: 16 }))
+        );
+        assert_eq!(
+            parse(&[
+                "host",
+                "key",
+                "1",
+                "--peer",
+                "192.0.2.2",
+                "--epoch",
+                "7",
+                "--key-file",
+                "-"
+            ]),
+            Command::Host(HostCmd::Key {
+                host: 1,
+                peer: Ipv4Addr::new(192, 0, 2, 2),
+                epoch: 7,
+                key_file: "-".into()
+            })
+        );
+        assert!(refused(&["host", "create"]).contains("--underlay"));
+        assert!(refused(&["host", "create", "--underlay", "10.0.0"]).contains("not an IPv4"));
+        assert!(refused(&["host", "create", "--underlay", "127.0.0.1"]).contains("loopback"));
+        assert!(
+            refused(&["host", "create", "--underlay", "10.0.0.1", "--netns", ""])
+                .contains("namespace is empty")
+        );
+        assert!(refused(&["host", "delete", "0"]).contains("not a host number"));
+        assert!(refused(&["host", "show", "17"]).contains("not a host number"));
+        assert!(refused(&["host", "show"]).contains("<N>"));
+        let key = ["host", "key", "1", "--peer", "192.0.2.2", "--key-file", "k"];
+        assert!(refused(&key).contains("--epoch"));
+        let mut zero = key.to_vec();
+        zero.extend(["--epoch", "0"]);
+        assert!(refused(&zero).contains("not an epoch"));
+        assert!(refused(&[
+            "host",
+            "key",
+            "1",
+            "--peer",
+            "224.0.0.1",
+            "--epoch",
+            "1",
+            "--key-file",
+            "k"
+        ])
+        .contains("multicast"));
+    }
+
+    #[test]
+    fn parses_map_commands() {
+        let key = MapKey {
+            host: 2,
+            vpc: 42,
+            ip: Ipv4Addr::new(10, 1, 0, 9),
+        };
+        assert_eq!(
+            parse(&[
+                "map",
+                "set",
+                "--host",
+                "2",
+                "--vpc",
+                "42",
+                "--ip",
+                "10.1.0.9",
+                "--mac",
+                "02:00:00:00:00:09",
+                "--underlay",
+                "192.0.2.2",
+                "--nitro"
+            ]),
+            Command::Map(MapCmd::Set {
+                key: MapKey { ..key },
+                mac: [2, 0, 0, 0, 0, 9],
+                underlay: Ipv4Addr::new(192, 0, 2, 2),
+                nitro: true
+            })
+        );
+        let plain = parse(&[
+            "map",
+            "set",
+            "--host",
+            "2",
+            "--vpc",
+            "42",
+            "--ip",
+            "10.1.0.9",
+            "--mac",
+            "02:00:00:00:00:09",
+            "--underlay",
+            "192.0.2.2",
+        ]);
+        assert!(matches!(
+            plain,
+            Command::Map(MapCmd::Set { nitro: false, .. })
+        ));
+        assert_eq!(
+            parse(&["map", "delete", "--host", "2", "--vpc", "42", "--ip", "10.1.0.9"]),
+            Command::Map(MapCmd::Delete(key))
+        );
+        let base = [
+            "map", "set", "--host", "2", "--vpc", "42", "--ip", "10.1.0.9",
+        ];
+        let with = |extra: &[&'static str]| {
+            let mut v = base.to_vec();
+            v.extend_from_slice(extra);
+            refused(&v)
+        };
+        assert!(with(&["--underlay", "192.0.2.2"]).contains("--mac"));
+        assert!(with(&["--mac", "02:00:00:00:00:09"]).contains("--underlay"));
+        for (mac, says) in [
+            ("02:00:00:00:09", "not a MAC address"),
+            ("02:00:00:00:00:0g", "not a MAC address"),
+            ("01:00:5e:00:00:01", "multicast"),
+            ("ff:ff:ff:ff:ff:ff", "broadcast"),
+            ("00:00:00:00:00:00", "not the MAC address of an interface"),
+        ] {
+            assert!(
+                with(&["--mac", mac, "--underlay", "192.0.2.2"]).contains(says),
+                "{mac}"
+            );
+        }
+        assert!(
+            with(&["--mac", "02:00:00:00:00:09", "--underlay", "0.0.0.0"]).contains("unspecified")
+        );
+        assert!(
+            refused(&["map", "delete", "--host", "2", "--vpc", "0", "--ip", "10.1.0.9"])
+                .contains("not a VPC id")
+        );
+        assert!(refused(&[
+            "map", "delete", "--host", "2", "--vpc", "16777216", "--ip", "10.1.0.9"
+        ])
+        .contains("not a VPC id"));
+        assert!(refused(&[
+            "map",
+            "delete",
+            "--host",
+            "2",
+            "--vpc",
+            "1",
+            "--ip",
+            "10.1.0.255.1"
+        ])
+        .contains("not an IPv4"));
+        assert!(refused(&["map", "delete", "--vpc", "1", "--ip", "10.1.0.1"]).contains("--host"));
+    }
+
+    #[test]
+    fn eni_create_takes_a_host() {
+        let c = parse(&[
+            "eni", "create", "--vpc", "7", "--ip", "10.0.0.5", "--host", "2",
+        ]);
+        assert!(matches!(
+            c,
+            Command::Eni(EniCmd::Create {
+                host: 2,
+                mac: None,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse(&["eni", "create", "--vpc", "7", "--ip", "10.0.0.5", "--host", "0"]),
+            Command::Eni(EniCmd::Create { host: 0, .. })
+        ));
+        assert!(
+            refused(&["eni", "create", "--vpc", "7", "--ip", "10.0.0.5", "--host", "17"])
+                .contains("not a host number")
+        );
+    }
+
+    #[test]
+    fn key_files_are_checked_before_the_controller() {
+        // With no controller at all, a bad key file is still the error
+        // (usage, exit 2): nothing reached the device. A good one gets as
+        // far as opening it (unavailable, exit 3).
+        let dir = std::env::temp_dir().join(format!("nitroctl-main-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let run_with = |bytes: &[u8]| {
+            let f = dir.join("k");
+            std::fs::write(&f, bytes).unwrap();
+            let cli = Cli::try_parse_from([
+                "nitroctl".as_ref(),
+                "--device".as_ref(),
+                "/nonexistent/nitro_ctrl".as_ref(),
+                "host".as_ref(),
+                "key".as_ref(),
+                "1".as_ref(),
+                "--peer".as_ref(),
+                "192.0.2.2".as_ref(),
+                "--epoch".as_ref(),
+                "1".as_ref(),
+                "--key-file".as_ref(),
+                f.as_os_str(),
+            ])
+            .unwrap();
+            run(&cli).err().unwrap()
+        };
+        for (bytes, says) in [
+            (&[1u8; 31][..], "exactly 32 raw bytes, this has 31"),
+            (
+                &[1u8; 33][..],
+                "exactly 32 raw bytes, this has more than 32",
+            ),
+            (&[], "exactly 32 raw bytes, this has 0"),
+            (&[0u8; 32][..], "all zeros"),
+        ] {
+            let e = run_with(bytes);
+            assert_eq!(e.exit_code(), 2, "{e}");
+            assert!(e.to_string().contains(says), "{e}");
+        }
+        let e = run_with(&[0x5a; 32]);
+        assert_eq!(e.exit_code(), 3, "{e}");
+        assert!(!e.to_string().contains("5a"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -41,20 +41,26 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("'{s}' is too large"))
 }
 
-/// Parses a MAC address `aa:bb:cc:dd:ee:ff`.
+/// Parses a MAC address `aa:bb:cc:dd:ee:ff`: six groups of one or two hex
+/// digits.
 pub fn parse_mac(s: &str) -> Result<[u8; 6], String> {
+    let bad = || format!("'{s}' is not a MAC address (like 02:00:00:00:00:01)");
     let parts: Vec<&str> = s.split(':').collect();
     let mut mac = [0u8; 6];
     if parts.len() != 6 {
-        return Err(format!("'{s}' is not a MAC address"));
+        return Err(bad());
     }
     for (m, p) in mac.iter_mut().zip(parts) {
-        *m = u8::from_str_radix(p, 16).map_err(|_| format!("'{s}' is not a MAC address"))?;
+        if p.is_empty() || p.len() > 2 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        *m = u8::from_str_radix(p, 16).map_err(|_| bad())?;
     }
     Ok(mac)
 }
 
-fn fmt_mac(m: &[u8; 6]) -> String {
+/// Formats a MAC address as `aa:bb:cc:dd:ee:ff`.
+pub fn fmt_mac(m: &[u8; 6]) -> String {
     m.iter()
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
@@ -191,6 +197,8 @@ pub struct Eni {
     pub name: String,
     /// card holding it
     pub card: String,
+    /// the VPC card's host it is on (0 from a controller that predates hosts)
+    pub host: u32,
 }
 
 impl Eni {
@@ -205,6 +213,7 @@ impl Eni {
             device: get_str(&i.device),
             name: get_str(&i.name),
             card: get_str(&i.card),
+            host: i.host,
         }
     }
 }
@@ -244,9 +253,9 @@ pub fn volume_table(v: &[Volume]) -> String {
     )
 }
 
-/// Table of ENIs.
+/// Table of ENIs (HOST last, so the columns before it keep their places).
 pub fn eni_table(v: &[Eni]) -> String {
-    let rows: Rows<8> = v
+    let rows: Rows<9> = v
         .iter()
         .map(|e| {
             [
@@ -258,12 +267,13 @@ pub fn eni_table(v: &[Eni]) -> String {
                 dash(&e.device),
                 dash(&e.name),
                 e.card.clone(),
+                e.host.to_string(),
             ]
         })
         .collect();
     table(
         &[
-            "ID", "VPC", "STATE", "MAC", "IPV4", "DEVICE", "NAME", "CARD",
+            "ID", "VPC", "STATE", "MAC", "IPV4", "DEVICE", "NAME", "CARD", "HOST",
         ],
         &rows,
     )
@@ -293,6 +303,10 @@ pub fn show<T: Serialize>(v: &T) -> String {
     }
     out
 }
+
+/// Why creates and attaches are refused while the boot gate is closed.
+pub const GATE_CLOSED: &str = "the boot gate is closed: the firmware has not been verified \
+     (see `nitroctl firmware show`, then `nitroctl firmware allow`)";
 
 /// Explains a refusal of `op` on object `id` of `kind`, asking the
 /// controller for context where that helps (what it is attached as).
@@ -355,9 +369,7 @@ pub fn explain(ctrl: &Ctrl, kind: Kind, op: &str, id: Option<u64>, err: Error) -
         ),
         (libc::ENODEV, _) => format!("the card of {who} left the bus; only delete works on it now"),
         (libc::EOPNOTSUPP, _) => format!("the card does not implement {noun}s yet"),
-        (libc::EACCES, _) => "the boot gate is closed: the firmware has not been verified \
-             (see `nitroctl firmware show`, then `nitroctl firmware allow`)"
-            .to_string(),
+        (libc::EACCES, _) => GATE_CLOSED.to_string(),
         (libc::EIO, _) => format!("the card refused to {op} {who}"),
         (libc::EINVAL, _) => format!("the controller rejected the arguments to {op} {who}"),
         _ => return err,
@@ -618,7 +630,7 @@ pub struct AuditEntry {
     pub uid: u32,
     /// operation
     pub op: &'static str,
-    /// object id, if any
+    /// object id, if any (`host-N` for the VPC card's host commands)
     pub id: String,
     /// "ok" or the errno name
     pub result: String,
@@ -635,6 +647,11 @@ pub fn op_name(nr: u32) -> &'static str {
         0x21 => "eni-delete",
         0x22 => "eni-attach",
         0x23 => "eni-detach",
+        0x26 => "host-create",
+        0x27 => "host-delete",
+        0x29 => "map-set",
+        0x2a => "map-delete",
+        0x2b => "peer-key",
         0x42 => "firmware-allow",
         0x43 => "firmware-update",
         _ => "unknown",
@@ -658,6 +675,12 @@ pub fn errno_name(e: i32) -> String {
         libc::EOPNOTSUPP => "EOPNOTSUPP",
         libc::EPROTO => "EPROTO",
         libc::EACCES => "EACCES",
+        libc::EBADF => "EBADF",
+        libc::ESTALE => "ESTALE",
+        libc::EADDRINUSE => "EADDRINUSE",
+        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        libc::ENOKEY => "ENOKEY",
+        libc::EKEYREJECTED => "EKEYREJECTED",
         _ => return format!("errno {e}"),
     };
     name.to_string()
@@ -690,21 +713,19 @@ pub fn rfc3339(ns: u64) -> String {
 impl AuditEntry {
     /// From the ABI.
     pub fn from_abi(e: &abi::nitro_audit_entry) -> Self {
-        let prefix = if (0x20..0x30).contains(&e.op) {
-            "eni-"
-        } else {
-            "vol-"
+        let id = match e.op {
+            _ if e.id == 0 => String::new(),
+            // Host, mapping and key commands: the object is the host number.
+            0x26..=0x2b => format!("host-{}", e.id),
+            0x20..0x30 => fmt_id("eni-", e.id),
+            _ => fmt_id("vol-", e.id),
         };
         AuditEntry {
             seq: e.seq,
             time: rfc3339(e.time_ns),
             uid: e.uid,
             op: op_name(e.op),
-            id: if e.id == 0 {
-                String::new()
-            } else {
-                fmt_id(prefix, e.id)
-            },
+            id,
             result: if e.result == 0 {
                 "ok".into()
             } else {
@@ -761,6 +782,28 @@ mod tests {
         assert_eq!(parse_mac("02:00:00:00:00:0a"), Ok([2, 0, 0, 0, 0, 10]));
         assert!(parse_mac("02:00:00:00:00").is_err());
         assert!(parse_mac("zz:00:00:00:00:00").is_err());
+        assert_eq!(parse_mac("2:0:0:0:0:A"), Ok([2, 0, 0, 0, 0, 10]));
+        assert_eq!(
+            parse_mac("FF:ff:Ff:00:01:fe"),
+            Ok([0xff, 0xff, 0xff, 0, 1, 0xfe])
+        );
+        for bad in [
+            "",
+            "02:00:00:00:00:00:00",
+            "02:00:00:00:00:",
+            "02::00:00:00:00",
+            "002:00:00:00:00:00",
+            "+2:00:00:00:00:00",
+            "02-00-00-00-00-00",
+            " 02:00:00:00:00:00",
+            "0x2:00:00:00:00:00",
+        ] {
+            assert!(
+                parse_mac(bad).unwrap_err().contains("is not a MAC address"),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(fmt_mac(&[2, 0, 0, 0xab, 0, 1]), "02:00:00:ab:00:01");
         assert_eq!(human_size(10 << 30), "10 GiB");
         assert_eq!(human_size(1536 << 20), "1536 MiB");
         assert_eq!(human_size(1000), "1000 B");
@@ -800,19 +843,27 @@ mod tests {
 
     #[test]
     fn eni_rendering() {
-        let i = abi::nitro_eni_info {
+        let mut i = abi::nitro_eni_info {
             id: 1,
             vpc: 7,
             state: abi::NITRO_STATE_AVAILABLE,
             mac: [2, 0, 0, 0, 0, 1],
             ipv4: u32::from(Ipv4Addr::new(10, 0, 0, 5)).to_be(),
+            host: 3,
             ..Default::default()
         };
+        put_str(&mut i.card, "nitro_net", "card").unwrap();
         let e = Eni::from_abi(&i);
         assert_eq!(e.ipv4, "10.0.0.5");
         assert_eq!(e.mac, "02:00:00:00:00:01");
-        assert!(eni_table(&[e])
-            .contains("eni-00000000000000001  7    available  02:00:00:00:00:01  10.0.0.5"));
+        assert_eq!(e.host, 3);
+        assert!(show(&e).contains("\nhost        3\n"), "{}", show(&e));
+        assert_eq!(serde_json::to_value(&e).unwrap()["host"], 3);
+        assert_eq!(
+            eni_table(&[e]),
+            "ID                     VPC  STATE      MAC                IPV4      DEVICE  NAME  CARD       HOST\n\
+             eni-00000000000000001  7    available  02:00:00:00:00:01  10.0.0.5  -       -     nitro_net  3\n"
+        );
     }
 
     #[test]
@@ -841,5 +892,31 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(AuditEntry::from_abi(&e).id, "");
+        let e = abi::nitro_audit_entry {
+            seq: 5,
+            op: 0x2b,
+            result: -libc::ESTALE,
+            id: 2,
+            ..Default::default()
+        };
+        let a = AuditEntry::from_abi(&e);
+        assert_eq!(
+            (a.op, a.result.as_str(), a.id.as_str()),
+            ("peer-key", "ESTALE", "host-2")
+        );
+        let e = abi::nitro_audit_entry {
+            op: 0x26,
+            result: -libc::EADDRNOTAVAIL,
+            ..Default::default()
+        };
+        let a = AuditEntry::from_abi(&e);
+        assert_eq!((a.op, a.id.as_str()), ("host-create", ""));
+        assert_eq!(a.result, "EADDRNOTAVAIL");
+        let e = abi::nitro_audit_entry {
+            op: 0x21,
+            id: 9,
+            ..Default::default()
+        };
+        assert_eq!(AuditEntry::from_abi(&e).id, "eni-00000000000000009");
     }
 }
