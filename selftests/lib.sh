@@ -32,7 +32,13 @@ ko_path() { local d=${1#nitro_}; echo "$top/drivers/nitro_$d/nitro-$d.ko"; }
 
 loaded() { [ -d "/sys/module/$1" ]; }
 
-load() { loaded "$1" || insmod "$(ko_path "$1")"; }
+# The VPC card's socket comes from the kernel's UDP tunnel helpers (a module
+# in the dev kernel, as for geneve): insmod does not resolve that, modprobe does.
+load() {
+	loaded "$1" && return 0
+	if [ "$1" = nitro_net ]; then kmod udp_tunnel || return 1; fi
+	insmod "$(ko_path "$1")"
+}
 
 unload_all() {
 	local i

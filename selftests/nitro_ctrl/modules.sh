@@ -59,6 +59,9 @@ mods=/tmp/nitro-mods
 kver=$(uname -r)
 mkdir -p "$mods/lib/modules/$kver/extra"
 for m in "${MODULES[@]}"; do cp "$(ko_path "$m")" "$mods/lib/modules/$kver/extra/"; done
+# nitro_net needs the kernel's udp_tunnel module: put it in the tree too.
+find /tmp/nitro-kernel/.virtme_mods "/lib/modules/$kver" -name 'udp_tunnel.ko*' 2>/dev/null |
+	head -1 | xargs -r cp -t "$mods/lib/modules/$kver/extra/"
 depmod -b "$mods" "$kver" 2>/dev/null
 modprobe -d "$mods" nitro_sec && modprobe -d "$mods" nitro_nvme && modprobe -d "$mods" nitro_net
 ok 'grep -q "^extra/nitro-sec.ko: extra/nitro-ctrl.ko$" "$mods/lib/modules/$kver/modules.dep" && status_json | jq_py "len(d[\"cards\"]) == 4"' \

@@ -1,0 +1,693 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A host (one VPC card instance) and its data path: switching, the
+//! mapping table, Geneve and sealing. Documentation/vpc.rst is the
+//! specification; this file has no `unsafe`.
+//!
+//! Locking: each host has one IRQ-safe spinlock over its tables (ports,
+//! mapping entries, peer keys), taken by the transmit path, the underlay
+//! receive path (softirq) and the controller's requests. It is held only
+//! for lookups and counter updates: copies, encryption and delivery run
+//! outside it, on references (`Arc`) taken under it.
+
+use crate::{
+    gcm::{GcmKey, NONCE_LEN, TAG_LEN},
+    net::{NetNs, UdpSock, HEADROOM},
+    netdev::Dev,
+    replay::Replay,
+    skb::Skb,
+    wire::{self, Arp, Frame, ARP_FRAME_LEN, ETH_LEN, GENEVE_LEN, SEAL_LEN},
+};
+use kernel::{
+    new_spinlock_irq,
+    prelude::*,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc, SpinLockIrq,
+    },
+};
+use nitro_ctrl::{
+    bus::{EniSpec, HostInfo, MapSpec, Metrics, HOST_COUNTERS},
+    uapi,
+};
+
+/// Room in front of a frame the card hands to an ENI (`NET_IP_ALIGN`: the
+/// IPv4 header after the 14-byte Ethernet header lands aligned).
+const RX_HEADROOM: usize = 2;
+/// Most mapping entries, and most keyed peers, per host.
+const MAPS_MAX: usize = uapi::NITRO_MAPS_MAX as usize;
+const PEERS_MAX: usize = uapi::NITRO_PEERS_MAX as usize;
+
+/// Counters of an ENI, in `ethtool -S` order.
+#[derive(Clone, Copy)]
+enum C {
+    TxPackets,
+    TxBytes,
+    RxPackets,
+    RxBytes,
+    Spoofed,
+    NoMapping,
+    Unsupported,
+    NoKey,
+    Sealed,
+    Plain,
+    Local,
+}
+
+/// Names of the ENI counters (`ethtool -S`). The last three are ENA's
+/// allowance counters: no allowance is enforced, so they stay 0.
+pub(crate) const ETHTOOL_COUNTERS: [&str; 14] = [
+    "tx_packets",
+    "tx_bytes",
+    "rx_packets",
+    "rx_bytes",
+    "tx_spoofed",
+    "tx_no_mapping",
+    "tx_unsupported",
+    "tx_no_key",
+    "tx_sealed",
+    "tx_plain",
+    "tx_local",
+    "bw_in_allowance_exceeded",
+    "bw_out_allowance_exceeded",
+    "pps_allowance_exceeded",
+];
+const PORT_COUNTERS: usize = C::Local as usize + 1;
+
+/// Counters of a host, in `struct nitro_host_info` order.
+#[derive(Clone, Copy)]
+enum H {
+    TxSealed,
+    RxSealed,
+    TxPlain,
+    RxPlain,
+    RxBadAuth,
+    RxReplay,
+    RxNoKey,
+    RxNotAllowed,
+    RxMalformed,
+    TxNoKey,
+    TxErrors,
+}
+
+/// An attached ENI, as the data path sees it.
+pub(crate) struct Port {
+    eni: u64,
+    vpc: u32,
+    mac: [u8; 6],
+    ipv4: u32,
+    dev: Dev,
+    host: Arc<Host>,
+    counts: [Atomic<u64>; PORT_COUNTERS],
+}
+
+impl Port {
+    /// The port of ENI `spec` on `host`, sending and receiving on `dev`.
+    pub(crate) fn new(spec: &EniSpec, dev: Dev, host: Arc<Host>) -> Result<Arc<Self>> {
+        Ok(Arc::new(
+            Self {
+                eni: spec.id,
+                vpc: spec.vpc,
+                mac: spec.mac,
+                ipv4: spec.ipv4,
+                dev,
+                host,
+                counts: [const { Atomic::new(0) }; PORT_COUNTERS],
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// The ENI's id.
+    pub(crate) fn eni_id(&self) -> u64 {
+        self.eni
+    }
+
+    fn bump(&self, c: C, n: u64) {
+        self.counts[c as usize].fetch_add(n, Relaxed);
+    }
+
+    fn get(&self, c: C) -> u64 {
+        self.counts[c as usize].load(Relaxed)
+    }
+
+    /// The `ethtool -S` values, in [`ETHTOOL_COUNTERS`] order.
+    pub(crate) fn counters(&self, out: &mut [u64]) {
+        for (i, v) in out.iter_mut().enumerate() {
+            *v = self.counts.get(i).map_or(0, |c| c.load(Relaxed));
+        }
+    }
+
+    /// The counters the controller reports for the ENI.
+    pub(crate) fn metrics(&self) -> Metrics {
+        Metrics {
+            tx_packets: self.get(C::TxPackets),
+            tx_bytes: self.get(C::TxBytes),
+            rx_packets: self.get(C::RxPackets),
+            rx_bytes: self.get(C::RxBytes),
+            drops: self.get(C::Spoofed)
+                + self.get(C::NoMapping)
+                + self.get(C::Unsupported)
+                + self.get(C::NoKey),
+            ..Metrics::default()
+        }
+    }
+
+    /// Counts a frame the guest sent that the card carried.
+    fn sent(&self, len: usize, how: C) {
+        self.dev.tx(len);
+        self.bump(C::TxPackets, 1);
+        self.bump(C::TxBytes, len as u64);
+        self.bump(how, 1);
+    }
+
+    /// Counts a frame delivered to the guest.
+    fn received(&self, len: usize) {
+        self.dev.rx(len);
+        self.bump(C::RxPackets, 1);
+        self.bump(C::RxBytes, len as u64);
+    }
+}
+
+/// One entry of the mapping table.
+#[derive(Clone, Copy)]
+struct MapEntry {
+    vpc: u32,
+    ipv4: u32,
+    mac: [u8; 6],
+    underlay: u32,
+    nitro: bool,
+}
+
+/// One key of a peer.
+struct KeySlot {
+    epoch: u32,
+    key: Arc<GcmKey>,
+    /// The counter the next sealed packet takes.
+    next: u64,
+    window: Replay,
+}
+
+/// A peer host the host shares keys with.
+struct Peer {
+    addr: u32,
+    cur: KeySlot,
+    prev: Option<KeySlot>,
+}
+
+impl Peer {
+    fn slot(&mut self, epoch: u32) -> Option<&mut KeySlot> {
+        if self.cur.epoch == epoch {
+            return Some(&mut self.cur);
+        }
+        self.prev.as_mut().filter(|s| s.epoch == epoch)
+    }
+}
+
+/// What a host's lock protects.
+struct Tables {
+    ports: KVec<Arc<Port>>,
+    maps: KVec<MapEntry>,
+    peers: KVec<Peer>,
+}
+
+/// A VPC card instance: one emulated Nitro host.
+#[pin_data]
+pub(crate) struct Host {
+    /// Its number, 1 to `NITRO_HOSTS_MAX`.
+    pub(crate) id: u32,
+    /// Its underlay address (network byte order).
+    pub(crate) underlay: u32,
+    sock: UdpSock,
+    net: NetNs,
+    #[pin]
+    t: SpinLockIrq<Tables>,
+    counts: [Atomic<u64>; HOST_COUNTERS],
+}
+
+/// Where a frame from the guest goes.
+enum Tx {
+    /// To an ENI on the same host.
+    Local(Arc<Port>),
+    /// To a peer host, sealed with (key, epoch, counter) or plain.
+    Remote(u32, Option<(Arc<GcmKey>, u32, u64)>),
+    /// An ARP request the card answers with this MAC.
+    ArpReply([u8; 6], Arp),
+    /// Nowhere: dropped and counted.
+    Drop(C),
+    /// Nowhere, silently (the guest's own gratuitous ARP).
+    Absorb,
+}
+
+impl Host {
+    /// Makes host `id` at `underlay` in `net`, its socket opened there, and
+    /// starts receiving.
+    pub(crate) fn new(id: u32, underlay: u32, net: NetNs) -> Result<Arc<Self>> {
+        let sock = UdpSock::open(&net, underlay)?;
+        let host = Arc::pin_init(
+            pin_init!(Self {
+                id,
+                underlay,
+                sock,
+                net,
+                t <- new_spinlock_irq!(
+                    Tables {
+                        ports: KVec::new(),
+                        maps: KVec::new(),
+                        peers: KVec::new(),
+                    },
+                    "nitro_net::host"
+                ),
+                counts: [const { Atomic::new(0) }; HOST_COUNTERS],
+            }),
+            GFP_KERNEL,
+        )?;
+        let ptr: *const Host = &*host;
+        // SAFETY: The card closes the socket (`close`) before it drops its
+        // reference to the host, so the host outlives every callback.
+        unsafe { host.sock.set_receiver(ptr.cast(), crate::net::receive) };
+        Ok(host)
+    }
+
+    /// Stops the host's socket; it receives nothing after this returns.
+    /// Called once the host has no ENIs left, before it is dropped.
+    pub(crate) fn close(&self) {
+        self.sock.close();
+    }
+
+    /// Whether the host's underlay is `addr` in namespace `net`.
+    pub(crate) fn is_at(&self, net: &NetNs, addr: u32) -> bool {
+        self.underlay == addr && core::ptr::eq(self.net.as_ptr(), net.as_ptr())
+    }
+
+    /// The namespace of the underlay (where its ENIs are created).
+    pub(crate) fn netns(&self) -> &NetNs {
+        &self.net
+    }
+
+    fn bump(&self, c: H) {
+        self.counts[c as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Sizes and counters, for `NITRO_IOC_HOST_DESCRIBE`.
+    pub(crate) fn info(&self, enis: u32) -> HostInfo {
+        let (maps, peers) = {
+            let t = self.t.lock();
+            (t.maps.len() as u32, t.peers.len() as u32)
+        };
+        let mut counters = [0; HOST_COUNTERS];
+        for (v, c) in counters.iter_mut().zip(&self.counts) {
+            *v = c.load(Relaxed);
+        }
+        HostInfo {
+            underlay: self.underlay,
+            enis,
+            maps,
+            peers,
+            counters,
+        }
+    }
+
+    /// Starts switching for an attached ENI.
+    pub(crate) fn add_port(&self, port: Arc<Port>) -> Result {
+        self.t.lock().ports.push(port, GFP_ATOMIC)?;
+        Ok(())
+    }
+
+    /// Stops switching for ENI `eni` (before its device goes).
+    pub(crate) fn remove_port(&self, eni: u64) {
+        let mut t = self.t.lock();
+        t.ports.retain(|p| p.eni != eni);
+    }
+
+    /// `NITRO_IOC_MAP_SET`: adds or replaces the entry for (VPC, address).
+    pub(crate) fn set_map(&self, m: &MapSpec) -> Result {
+        if m.underlay == self.underlay {
+            return Err(EINVAL);
+        }
+        let e = MapEntry {
+            vpc: m.vpc,
+            ipv4: m.ipv4,
+            mac: m.mac,
+            underlay: m.underlay,
+            nitro: m.nitro,
+        };
+        let mut t = self.t.lock();
+        if t
+            .maps
+            .iter()
+            .any(|x| x.vpc == e.vpc && x.mac == e.mac && x.ipv4 != e.ipv4)
+        {
+            return Err(EEXIST);
+        }
+        if let Some(x) = t.maps.iter_mut().find(|x| x.vpc == e.vpc && x.ipv4 == e.ipv4) {
+            *x = e;
+            return Ok(());
+        }
+        if t.maps.len() >= MAPS_MAX {
+            return Err(ENOSPC);
+        }
+        t.maps.push(e, GFP_ATOMIC)?;
+        Ok(())
+    }
+
+    /// `NITRO_IOC_MAP_DELETE`.
+    pub(crate) fn delete_map(&self, vpc: u32, ipv4: u32) -> Result {
+        let mut t = self.t.lock();
+        let i = t
+            .maps
+            .iter()
+            .position(|x| x.vpc == vpc && x.ipv4 == ipv4)
+            .ok_or(ENOENT)?;
+        t.maps.remove(i)?;
+        Ok(())
+    }
+
+    /// `NITRO_IOC_PEER_KEY`: `key` seals to `peer` from now on; the key it
+    /// replaces still opens.
+    pub(crate) fn set_key(&self, peer: u32, epoch: u32, key: GcmKey) -> Result {
+        if peer == self.underlay {
+            return Err(EINVAL);
+        }
+        let key = Arc::new(key, GFP_KERNEL)?;
+        let slot = KeySlot {
+            epoch,
+            key,
+            next: 1,
+            window: Replay::new(),
+        };
+        let mut t = self.t.lock();
+        if let Some(p) = t.peers.iter_mut().find(|p| p.addr == peer) {
+            if epoch <= p.cur.epoch {
+                return Err(ESTALE);
+            }
+            let old = core::mem::replace(&mut p.cur, slot);
+            p.prev = Some(old);
+            return Ok(());
+        }
+        if t.peers.len() >= PEERS_MAX {
+            return Err(ENOSPC);
+        }
+        t.peers.push(
+            Peer {
+                addr: peer,
+                cur: slot,
+                prev: None,
+            },
+            GFP_ATOMIC,
+        )?;
+        Ok(())
+    }
+
+    /// Whether the table holds (`vpc`, `ipv4`) or (`vpc`, `mac`).
+    pub(crate) fn maps_address(&self, vpc: u32, ipv4: u32, mac: &[u8; 6]) -> bool {
+        let t = self.t.lock();
+        t.maps
+            .iter()
+            .any(|x| x.vpc == vpc && (x.ipv4 == ipv4 || x.mac == *mac))
+    }
+
+    /// The MAC of `ipv4` in `vpc`: an ENI here, or a mapped one.
+    fn resolve(&self, vpc: u32, ipv4: u32) -> Option<[u8; 6]> {
+        let t = self.t.lock();
+        let local = t.ports.iter().find(|p| p.vpc == vpc && p.ipv4 == ipv4);
+        local
+            .map(|p| p.mac)
+            .or_else(|| t.maps.iter().find(|m| m.vpc == vpc && m.ipv4 == ipv4).map(|m| m.mac))
+    }
+
+    /// Where a unicast frame to `dst` in `vpc` goes; for a Nitro peer, takes
+    /// the next counter of the current key.
+    fn lookup(&self, vpc: u32, dst: &[u8; 6]) -> Tx {
+        let mut t = self.t.lock();
+        if let Some(p) = t.ports.iter().find(|p| p.vpc == vpc && p.mac == *dst) {
+            return Tx::Local(p.clone());
+        }
+        let Some(m) = t.maps.iter().find(|m| m.vpc == vpc && m.mac == *dst).copied() else {
+            return Tx::Drop(C::NoMapping);
+        };
+        if !m.nitro {
+            return Tx::Remote(m.underlay, None);
+        }
+        let Some(peer) = t.peers.iter_mut().find(|p| p.addr == m.underlay) else {
+            return Tx::Drop(C::NoKey);
+        };
+        let s = &mut peer.cur;
+        if s.next == u64::MAX {
+            // Never reuse a nonce: this key seals no more.
+            return Tx::Drop(C::NoKey);
+        }
+        let counter = s.next;
+        s.next += 1;
+        Tx::Remote(m.underlay, Some((s.key.clone(), s.epoch, counter)))
+    }
+
+    /// The key of `epoch` shared with `peer`.
+    fn key_for(&self, peer: u32, epoch: u32) -> Option<Arc<GcmKey>> {
+        let mut t = self.t.lock();
+        let p = t.peers.iter_mut().find(|p| p.addr == peer)?;
+        p.slot(epoch).map(|s| s.key.clone())
+    }
+
+    /// Records `counter` of `epoch` from `peer`; false for a replay.
+    fn fresh(&self, peer: u32, epoch: u32, counter: u64) -> bool {
+        let mut t = self.t.lock();
+        let slot = t
+            .peers
+            .iter_mut()
+            .find(|p| p.addr == peer)
+            .and_then(|p| p.slot(epoch));
+        slot.is_some_and(|s| s.window.accept(counter))
+    }
+
+    /// Whether `src` may send plain Geneve: a non-Nitro peer of the table.
+    fn plain_allowed(&self, src: u32) -> bool {
+        let t = self.t.lock();
+        t.maps.iter().any(|m| m.underlay == src && !m.nitro)
+    }
+
+    /// The ENI a frame from underlay `src` in `vpc` goes to, if the inner
+    /// source is mapped to `src` and the destination is here.
+    fn rx_port(&self, vpc: u32, src: u32, f: &Frame) -> Option<Arc<Port>> {
+        let t = self.t.lock();
+        let m = t.maps.iter().find(|m| m.vpc == vpc && m.mac == f.src)?;
+        let src_ip = f.ip.map(|ip| ip.0).or(f.arp.map(|a| a.spa));
+        if m.underlay != src || src_ip.is_some_and(|ip| ip != m.ipv4) {
+            return None;
+        }
+        let port = if f.dst == wire::BROADCAST {
+            let tpa = f.arp.filter(|a| a.op == 1)?.tpa;
+            t.ports.iter().find(|p| p.vpc == vpc && p.ipv4 == tpa)
+        } else {
+            t.ports.iter().find(|p| p.vpc == vpc && p.mac == f.dst)
+        };
+        port.cloned()
+    }
+}
+
+/// Where a frame the guest sent on `port` goes (`head`: its first bytes).
+fn route(port: &Port, head: &[u8]) -> Tx {
+    let Some(f) = wire::parse(head) else {
+        return Tx::Drop(C::Unsupported);
+    };
+    if f.src != port.mac {
+        return Tx::Drop(C::Spoofed);
+    }
+    match (f.proto, f.ip, f.arp) {
+        (wire::ETH_P_IP, Some((src, _)), _) if src != port.ipv4 => return Tx::Drop(C::Spoofed),
+        (wire::ETH_P_IP, Some(_), _) => {}
+        (wire::ETH_P_ARP, _, Some(a)) => {
+            if a.sha != port.mac || a.spa != port.ipv4 {
+                return Tx::Drop(C::Spoofed);
+            }
+            if a.op == 1 {
+                if a.tpa == port.ipv4 {
+                    return Tx::Absorb;
+                }
+                return match port.host.resolve(port.vpc, a.tpa) {
+                    Some(mac) => Tx::ArpReply(mac, a),
+                    None => Tx::Drop(C::NoMapping),
+                };
+            }
+        }
+        _ => return Tx::Drop(C::Unsupported),
+    }
+    if wire::is_group(&f.dst) {
+        return Tx::Drop(C::Unsupported);
+    }
+    port.host.lookup(port.vpc, &f.dst)
+}
+
+/// The transmit path: a frame the guest sent on `port`.
+pub(crate) fn xmit(port: &Port, skb: Skb) {
+    let len = skb.len();
+    let mut head = [0u8; ARP_FRAME_LEN];
+    let n = len.min(head.len());
+    let tx = match skb.copy_out(0, &mut head[..n]) {
+        Ok(()) => route(port, &head[..n]),
+        Err(_) => Tx::Drop(C::Unsupported),
+    };
+    match tx {
+        Tx::Local(to) => {
+            if to.dev.forward(skb) {
+                port.sent(len, C::Local);
+                to.received(len);
+            } else {
+                port.dev.tx_dropped();
+            }
+        }
+        Tx::ArpReply(mac, req) => {
+            skb.consume();
+            port.sent(len, C::Local);
+            if let Ok(mut reply) = Skb::alloc(RX_HEADROOM, ARP_FRAME_LEN) {
+                wire::arp_reply(reply.put(ARP_FRAME_LEN), &req, &mac);
+                port.received(ARP_FRAME_LEN);
+                port.dev.deliver(reply);
+            }
+        }
+        Tx::Remote(to, seal) => {
+            let how = if seal.is_some() { C::Sealed } else { C::Plain };
+            match encap(port, &skb, len, to, seal, wire::flow_port(&head[..n])) {
+                Ok(()) => {
+                    skb.consume();
+                    port.sent(len, how);
+                }
+                Err(_) => {
+                    port.host.bump(H::TxErrors);
+                    port.dev.tx_dropped();
+                }
+            }
+        }
+        Tx::Drop(why) => {
+            port.bump(why, 1);
+            if matches!(why, C::NoKey) {
+                port.host.bump(H::TxNoKey);
+            }
+            port.dev.tx_dropped();
+        }
+        Tx::Absorb => skb.consume(),
+    }
+}
+
+/// Wraps the frame in `skb` in Geneve, sealed if `seal` says so, and sends
+/// it to the peer host at `to`.
+fn encap(
+    port: &Port,
+    skb: &Skb,
+    len: usize,
+    to: u32,
+    seal: Option<(Arc<GcmKey>, u32, u64)>,
+    sport: u16,
+) -> Result {
+    let host = &port.host;
+    let body = GENEVE_LEN + len;
+    let total = if seal.is_some() {
+        SEAL_LEN + body + TAG_LEN
+    } else {
+        body
+    };
+    let mut out = Skb::alloc(HEADROOM, total)?;
+    {
+        let buf = out.put(total);
+        let (hdr, rest) = buf.split_at_mut(if seal.is_some() { SEAL_LEN } else { 0 });
+        let (data, tag) = rest.split_at_mut(body);
+        wire::geneve(data, port.vpc);
+        skb.copy_out(0, &mut data[GENEVE_LEN..])?;
+        if let Some((key, epoch, counter)) = &seal {
+            wire::seal_header(hdr, *epoch, *counter);
+            let mut nonce = [0u8; NONCE_LEN];
+            nonce.copy_from_slice(&hdr[4..SEAL_LEN]);
+            let tag: &mut [u8; TAG_LEN] = tag.try_into().map_err(|_| EINVAL)?;
+            key.seal(data, tag, hdr, &nonce);
+        }
+    }
+    host.sock.send(&host.net, out, host.underlay, to, sport)?;
+    host.bump(if seal.is_some() {
+        H::TxSealed
+    } else {
+        H::TxPlain
+    });
+    Ok(())
+}
+
+/// The underlay receive path: a datagram (UDP header first) that arrived on
+/// `host`'s socket.
+pub(crate) fn receive(host: &Host, mut skb: Skb) {
+    let src = skb.ipv4_source();
+    let opened = match skb.linear() {
+        Ok(data) if data.len() > 8 => {
+            let p = &data[8..];
+            if p[0] == wire::SEAL_MARK {
+                open_sealed(host, src, p).map(|(vni, inner)| (vni, inner, true))
+            } else {
+                open_plain(host, src, p).map(|(vni, inner)| (vni, inner, false))
+            }
+        }
+        _ => Err(H::RxMalformed),
+    };
+    let result = opened.and_then(|(vni, inner, sealed)| deliver(host, src, vni, inner, sealed));
+    match result {
+        Ok(()) => skb.consume(),
+        Err(why) => {
+            host.bump(why);
+            drop(skb);
+        }
+    }
+}
+
+/// Opens a sealed packet `p` (UDP payload) from `src`.
+fn open_sealed(host: &Host, src: u32, p: &[u8]) -> Result<(u32, Skb), H> {
+    let (epoch, counter) = wire::parse_seal(p).ok_or(H::RxMalformed)?;
+    if p.len() < SEAL_LEN + GENEVE_LEN + ETH_LEN + TAG_LEN {
+        return Err(H::RxMalformed);
+    }
+    let key = host.key_for(src, epoch).ok_or(H::RxNoKey)?;
+    let (hdr, rest) = p.split_at(SEAL_LEN);
+    let (body, tag) = rest.split_at(rest.len() - TAG_LEN);
+    let tag: &[u8; TAG_LEN] = tag.try_into().map_err(|_| H::RxMalformed)?;
+    let mut nonce = [0u8; NONCE_LEN];
+    nonce.copy_from_slice(&hdr[4..SEAL_LEN]);
+    let mut inner = Skb::alloc(RX_HEADROOM, body.len()).map_err(|_| H::RxMalformed)?;
+    if !key.open(inner.put(body.len()), body, tag, hdr, &nonce) {
+        return Err(H::RxBadAuth);
+    }
+    // Only a packet that authenticated moves the window.
+    if !host.fresh(src, epoch, counter) {
+        return Err(H::RxReplay);
+    }
+    let mut g = [0u8; GENEVE_LEN];
+    inner.copy_out(0, &mut g).map_err(|_| H::RxMalformed)?;
+    // The Geneve header came sealed: no options are ever sent.
+    let (vni, glen) = wire::parse_geneve(&g).ok_or(H::RxMalformed)?;
+    inner.pull(glen);
+    Ok((vni, inner))
+}
+
+/// Takes a plain Geneve packet `p` (UDP payload) from `src`.
+fn open_plain(host: &Host, src: u32, p: &[u8]) -> Result<(u32, Skb), H> {
+    let (vni, glen) = wire::parse_geneve(p).ok_or(H::RxMalformed)?;
+    if !host.plain_allowed(src) {
+        return Err(H::RxNotAllowed);
+    }
+    let frame = &p[glen..];
+    if frame.len() < ETH_LEN {
+        return Err(H::RxMalformed);
+    }
+    let mut inner = Skb::alloc(RX_HEADROOM, frame.len()).map_err(|_| H::RxMalformed)?;
+    inner.put(frame.len()).copy_from_slice(frame);
+    Ok((vni, inner))
+}
+
+/// Delivers an inner frame of `vpc` from underlay `src` to its ENI.
+fn deliver(host: &Host, src: u32, vpc: u32, inner: Skb, sealed: bool) -> Result<(), H> {
+    let len = inner.len();
+    let mut head = [0u8; ARP_FRAME_LEN];
+    let n = len.min(head.len());
+    inner.copy_out(0, &mut head[..n]).map_err(|_| H::RxMalformed)?;
+    let f = wire::parse(&head[..n]).ok_or(H::RxMalformed)?;
+    let port = host.rx_port(vpc, src, &f).ok_or(H::RxNotAllowed)?;
+    port.received(len);
+    port.dev.deliver(inner);
+    host.bump(if sealed { H::RxSealed } else { H::RxPlain });
+    Ok(())
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C glue of nitro_net, for what kernel 7.3's Rust support has no way into:
+ * struct net_device and struct sk_buff are opaque to Rust (so are their
+ * static inline accessors), the netdev and ethtool operation tables must be
+ * C structs, and the UDP tunnel configuration structs are not in the Rust
+ * bindings. One call (or one field) each, no logic: netdev.rs, skb.rs,
+ * udp.rs and gcm.rs are the only users.
+ */
+#ifndef NITRO_NET_GLUE_H
+#define NITRO_NET_GLUE_H
+
+#include <linux/types.h>
+
+struct net;
+struct net_device;
+struct sk_buff;
+struct sock;
+struct socket;
+struct rtable;
+
+/* The netdev: ops tables point at the Rust functions below. */
+void nitro_net_setup(struct net_device *dev);
+void **nitro_net_priv(struct net_device *dev);
+void nitro_net_set_mac(struct net_device *dev, const u8 *mac);
+void nitro_net_set_netns(struct net_device *dev, struct net *net);
+const char *nitro_net_name(const struct net_device *dev);
+void nitro_net_tx_add(struct net_device *dev, unsigned int len);
+void nitro_net_tx_dropped(struct net_device *dev);
+void nitro_net_rx_add(struct net_device *dev, unsigned int len);
+
+/* In Rust (netdev.rs). */
+int nitro_net_open(struct net_device *dev);
+int nitro_net_stop(struct net_device *dev);
+int nitro_net_xmit(struct sk_buff *skb, struct net_device *dev);
+struct ethtool_drvinfo;
+struct ethtool_stats;
+void nitro_net_get_drvinfo(struct net_device *dev, struct ethtool_drvinfo *info);
+int nitro_net_get_sset_count(struct net_device *dev, int sset);
+void nitro_net_get_strings(struct net_device *dev, u32 sset, u8 *data);
+void nitro_net_get_stats(struct net_device *dev, struct ethtool_stats *stats, u64 *data);
+
+/* Socket buffers. */
+unsigned int nitro_net_skb_len(const struct sk_buff *skb);
+u8 *nitro_net_skb_data(const struct sk_buff *skb);
+struct sk_buff *nitro_net_alloc_skb(unsigned int size);
+void nitro_net_skb_reserve(struct sk_buff *skb, unsigned int len);
+int nitro_net_skb_linearize(struct sk_buff *skb);
+void nitro_net_kfree_skb(struct sk_buff *skb);
+__be32 nitro_net_skb_saddr(const struct sk_buff *skb);
+int nitro_net_rx(struct net_device *dev, struct sk_buff *skb);
+
+/* The underlay socket. */
+typedef int (*nitro_net_encap_rcv)(struct sock *sk, struct sk_buff *skb);
+struct net *nitro_net_current_netns(void);
+void nitro_net_put_netns(struct net *net);
+int nitro_net_udp_open(struct net *net, __be32 addr, struct socket **sock);
+void nitro_net_udp_encap(struct socket *sock, void *user, nitro_net_encap_rcv rcv);
+void *nitro_net_sk_user(struct sock *sk);
+struct sock *nitro_net_sock_sk(struct socket *sock);
+struct rtable *nitro_net_route(struct net *net, __be32 src, __be32 dst);
+
+/* AES-GCM: struct aes_gcm_key is not in the Rust bindings. */
+size_t nitro_net_gcm_key_size(void);
+
+#endif
