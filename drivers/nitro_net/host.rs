@@ -589,16 +589,15 @@ fn encap(
     let mut out = Skb::alloc(HEADROOM, total)?;
     {
         let buf = out.put(total);
-        let (hdr, rest) = buf.split_at_mut(if seal.is_some() { SEAL_LEN } else { 0 });
-        let (data, tag) = rest.split_at_mut(body);
+        let start = if seal.is_some() { SEAL_LEN } else { 0 };
+        let data = &mut buf[start..start + body];
         wire::geneve(data, port.vpc);
         skb.copy_out(0, &mut data[GENEVE_LEN..])?;
         if let Some((key, epoch, counter)) = &seal {
-            wire::seal_header(hdr, *epoch, *counter);
+            wire::seal_header(buf, *epoch, *counter);
             let mut nonce = [0u8; NONCE_LEN];
-            nonce.copy_from_slice(&hdr[4..SEAL_LEN]);
-            let tag: &mut [u8; TAG_LEN] = tag.try_into().map_err(|_| EINVAL)?;
-            key.seal(data, tag, hdr, &nonce);
+            nonce.copy_from_slice(&buf[4..SEAL_LEN]);
+            key.seal(buf, SEAL_LEN, &nonce)?;
         }
     }
     host.sock.send(&host.net, out, host.underlay, to, sport)?;
@@ -642,15 +641,15 @@ fn open_sealed(host: &Host, src: u32, p: &[u8]) -> Result<(u32, Skb), H> {
         return Err(H::RxMalformed);
     }
     let key = host.key_for(src, epoch).ok_or(H::RxNoKey)?;
-    let (hdr, rest) = p.split_at(SEAL_LEN);
-    let (body, tag) = rest.split_at(rest.len() - TAG_LEN);
-    let tag: &[u8; TAG_LEN] = tag.try_into().map_err(|_| H::RxMalformed)?;
     let mut nonce = [0u8; NONCE_LEN];
-    nonce.copy_from_slice(&hdr[4..SEAL_LEN]);
-    let mut inner = Skb::alloc(RX_HEADROOM, body.len()).map_err(|_| H::RxMalformed)?;
-    if !key.open(inner.put(body.len()), body, tag, hdr, &nonce) {
+    nonce.copy_from_slice(&p[4..SEAL_LEN]);
+    // Opened with its header in front (the AEAD layout), which then goes.
+    let open_len = p.len() - TAG_LEN;
+    let mut inner = Skb::alloc(RX_HEADROOM, open_len).map_err(|_| H::RxMalformed)?;
+    if !key.open(inner.put(open_len), p, SEAL_LEN, &nonce) {
         return Err(H::RxBadAuth);
     }
+    inner.pull(SEAL_LEN);
     // Only a packet that authenticated moves the window.
     if !host.fresh(src, epoch, counter) {
         return Err(H::RxReplay);

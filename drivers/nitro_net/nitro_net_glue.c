@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* C glue of nitro_net: see nitro_net_glue.h. */
 
-#include <crypto/aes-gcm.h>
+#include <crypto/aead.h>
 #include <linux/etherdevice.h>
 #include <linux/ethtool.h>
 #include <linux/netdevice.h>
@@ -117,6 +117,12 @@ void nitro_net_kfree_skb(struct sk_buff *skb)
 	kfree_skb(skb);
 }
 
+/* consume_skb() is a static inline without tracepoints (the bench kernel). */
+void nitro_net_consume_skb(struct sk_buff *skb)
+{
+	consume_skb(skb);
+}
+
 /* On the underlay socket's receive path the network header is IPv4. */
 __be32 nitro_net_skb_saddr(const struct sk_buff *skb)
 {
@@ -187,7 +193,29 @@ struct rtable *nitro_net_route(struct net *net, __be32 src, __be32 dst)
 	return ip_route_output_key(net, &fl4);
 }
 
-size_t nitro_net_gcm_key_size(void)
+void nitro_net_aead_free(struct crypto_aead *tfm)
 {
-	return sizeof(struct aes_gcm_key);
+	crypto_free_aead(tfm);
+}
+
+/* A request's size: what aead_request_alloc() would allocate. */
+size_t nitro_net_aead_req_size(struct crypto_aead *tfm)
+{
+	return sizeof(struct aead_request) + crypto_aead_reqsize(tfm);
+}
+
+void nitro_net_aead_req_tfm(struct aead_request *req, struct crypto_aead *tfm)
+{
+	aead_request_set_tfm(req, tfm);
+}
+
+void nitro_net_aead_req_ad(struct aead_request *req, unsigned int assoclen)
+{
+	aead_request_set_ad(req, assoclen);
+}
+
+void nitro_net_aead_req_crypt(struct aead_request *req, struct scatterlist *src,
+			      struct scatterlist *dst, unsigned int cryptlen, u8 *iv)
+{
+	aead_request_set_crypt(req, src, dst, cryptlen, iv);
 }

@@ -47,6 +47,7 @@ struct sk_buff *nitro_net_alloc_skb(unsigned int size);
 void nitro_net_skb_reserve(struct sk_buff *skb, unsigned int len);
 int nitro_net_skb_linearize(struct sk_buff *skb);
 void nitro_net_kfree_skb(struct sk_buff *skb);
+void nitro_net_consume_skb(struct sk_buff *skb);
 __be32 nitro_net_skb_saddr(const struct sk_buff *skb);
 int nitro_net_rx(struct net_device *dev, struct sk_buff *skb);
 
@@ -60,7 +61,15 @@ void *nitro_net_sk_user(struct sock *sk);
 struct sock *nitro_net_sock_sk(struct socket *sock);
 struct rtable *nitro_net_route(struct net *net, __be32 src, __be32 dst);
 
-/* AES-GCM: struct aes_gcm_key is not in the Rust bindings. */
-size_t nitro_net_gcm_key_size(void);
+/* AES-GCM through the AEAD API: its request helpers are static inlines. */
+struct crypto_aead;
+struct aead_request;
+struct scatterlist;
+void nitro_net_aead_free(struct crypto_aead *tfm);
+size_t nitro_net_aead_req_size(struct crypto_aead *tfm);
+void nitro_net_aead_req_tfm(struct aead_request *req, struct crypto_aead *tfm);
+void nitro_net_aead_req_ad(struct aead_request *req, unsigned int assoclen);
+void nitro_net_aead_req_crypt(struct aead_request *req, struct scatterlist *src,
+			      struct scatterlist *dst, unsigned int cryptlen, u8 *iv);
 
 #endif

@@ -28,7 +28,7 @@ extern "C" {
         to: *mut c_void,
         len: c_int,
     ) -> c_int;
-    fn consume_skb(skb: *mut bindings::sk_buff);
+    fn nitro_net_consume_skb(skb: *mut bindings::sk_buff);
 }
 
 /// An `sk_buff` the card owns: dropping it frees it as a drop
@@ -137,7 +137,7 @@ impl Skb {
     /// Frees the buffer as used, not dropped.
     pub(crate) fn consume(self) {
         // SAFETY: We own the buffer and give it up here.
-        unsafe { consume_skb(self.into_raw()) };
+        unsafe { nitro_net_consume_skb(self.into_raw()) };
     }
 }
 
