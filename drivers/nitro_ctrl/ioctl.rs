@@ -98,8 +98,14 @@ const COMMANDS: &[(u32, Handler)] = &[
     (uapi::NITRO_IOC_HOST_CREATE, Handler::Audited(host_create)),
     (uapi::NITRO_IOC_HOST_DELETE, Handler::Audited(host_delete)),
     (uapi::NITRO_IOC_HOST_DESCRIBE, Handler::Plain(host_describe)),
-    (uapi::NITRO_IOC_MAP_SET, Handler::Audited(map_change::<false>)),
-    (uapi::NITRO_IOC_MAP_DELETE, Handler::Audited(map_change::<true>)),
+    (
+        uapi::NITRO_IOC_MAP_SET,
+        Handler::Audited(map_change::<false>),
+    ),
+    (
+        uapi::NITRO_IOC_MAP_DELETE,
+        Handler::Audited(map_change::<true>),
+    ),
     (uapi::NITRO_IOC_PEER_KEY, Handler::Audited(peer_key)),
     (uapi::NITRO_IOC_METRICS, Handler::Plain(metrics)),
     (uapi::NITRO_IOC_AUDIT, Handler::Plain(audit_list)),

@@ -154,7 +154,13 @@ impl GcmKey {
         let r = unsafe {
             nitro_net_aead_req_tfm(req, self.tfm.as_ptr());
             nitro_net_aead_req_ad(req, ad_len as u32);
-            nitro_net_aead_req_crypt(req, &mut sg_src, &mut sg_dst, cryptlen as u32, iv.as_mut_ptr());
+            nitro_net_aead_req_crypt(
+                req,
+                &mut sg_src,
+                &mut sg_dst,
+                cryptlen as u32,
+                iv.as_mut_ptr(),
+            );
             if enc {
                 crypto_aead_encrypt(req)
             } else {

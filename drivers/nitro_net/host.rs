@@ -333,14 +333,17 @@ impl Host {
             nitro: m.nitro,
         };
         let mut t = self.t.lock();
-        if t
-            .maps
+        if t.maps
             .iter()
             .any(|x| x.vpc == e.vpc && x.mac == e.mac && x.ipv4 != e.ipv4)
         {
             return Err(EEXIST);
         }
-        if let Some(x) = t.maps.iter_mut().find(|x| x.vpc == e.vpc && x.ipv4 == e.ipv4) {
+        if let Some(x) = t
+            .maps
+            .iter_mut()
+            .find(|x| x.vpc == e.vpc && x.ipv4 == e.ipv4)
+        {
             *x = e;
             return Ok(());
         }
@@ -411,9 +414,12 @@ impl Host {
     fn resolve(&self, vpc: u32, ipv4: u32) -> Option<[u8; 6]> {
         let t = self.t.lock();
         let local = t.ports.iter().find(|p| p.vpc == vpc && p.ipv4 == ipv4);
-        local
-            .map(|p| p.mac)
-            .or_else(|| t.maps.iter().find(|m| m.vpc == vpc && m.ipv4 == ipv4).map(|m| m.mac))
+        local.map(|p| p.mac).or_else(|| {
+            t.maps
+                .iter()
+                .find(|m| m.vpc == vpc && m.ipv4 == ipv4)
+                .map(|m| m.mac)
+        })
     }
 
     /// Where a unicast frame to `dst` in `vpc` goes; for a Nitro peer, takes
@@ -423,7 +429,12 @@ impl Host {
         if let Some(p) = t.ports.iter().find(|p| p.vpc == vpc && p.mac == *dst) {
             return Tx::Local(p.clone());
         }
-        let Some(m) = t.maps.iter().find(|m| m.vpc == vpc && m.mac == *dst).copied() else {
+        let Some(m) = t
+            .maps
+            .iter()
+            .find(|m| m.vpc == vpc && m.mac == *dst)
+            .copied()
+        else {
             return Tx::Drop(C::NoMapping);
         };
         if !m.nitro {
@@ -540,9 +551,11 @@ pub(crate) fn xmit(port: &Port, skb: Skb) {
             skb.consume();
             port.sent(len, C::Local);
             if let Ok(mut reply) = Skb::alloc(RX_HEADROOM, ARP_FRAME_LEN) {
-                wire::arp_reply(reply.put(ARP_FRAME_LEN), &req, &mac);
-                port.received(ARP_FRAME_LEN);
-                port.dev.deliver(reply);
+                if let Ok(buf) = reply.put(ARP_FRAME_LEN) {
+                    wire::arp_reply(buf, &req, &mac);
+                    port.received(ARP_FRAME_LEN);
+                    port.dev.deliver(reply);
+                }
             }
         }
         Tx::Remote(to, seal) => {
@@ -588,7 +601,7 @@ fn encap(
     };
     let mut out = Skb::alloc(HEADROOM, total)?;
     {
-        let buf = out.put(total);
+        let buf = out.put(total)?;
         let start = if seal.is_some() { SEAL_LEN } else { 0 };
         let data = &mut buf[start..start + body];
         wire::geneve(data, port.vpc);
@@ -646,7 +659,8 @@ fn open_sealed(host: &Host, src: u32, p: &[u8]) -> Result<(u32, Skb), H> {
     // Opened with its header in front (the AEAD layout), which then goes.
     let open_len = p.len() - TAG_LEN;
     let mut inner = Skb::alloc(RX_HEADROOM, open_len).map_err(|_| H::RxMalformed)?;
-    if !key.open(inner.put(open_len), p, SEAL_LEN, &nonce) {
+    let buf = inner.put(open_len).map_err(|_| H::RxMalformed)?;
+    if !key.open(buf, p, SEAL_LEN, &nonce) {
         return Err(H::RxBadAuth);
     }
     inner.pull(SEAL_LEN);
@@ -673,7 +687,10 @@ fn open_plain(host: &Host, src: u32, p: &[u8]) -> Result<(u32, Skb), H> {
         return Err(H::RxMalformed);
     }
     let mut inner = Skb::alloc(RX_HEADROOM, frame.len()).map_err(|_| H::RxMalformed)?;
-    inner.put(frame.len()).copy_from_slice(frame);
+    inner
+        .put(frame.len())
+        .map_err(|_| H::RxMalformed)?
+        .copy_from_slice(frame);
     Ok((vni, inner))
 }
 
@@ -682,7 +699,9 @@ fn deliver(host: &Host, src: u32, vpc: u32, inner: Skb, sealed: bool) -> Result<
     let len = inner.len();
     let mut head = [0u8; ARP_FRAME_LEN];
     let n = len.min(head.len());
-    inner.copy_out(0, &mut head[..n]).map_err(|_| H::RxMalformed)?;
+    inner
+        .copy_out(0, &mut head[..n])
+        .map_err(|_| H::RxMalformed)?;
     let f = wire::parse(&head[..n]).ok_or(H::RxMalformed)?;
     let port = host.rx_port(vpc, src, &f).ok_or(H::RxNotAllowed)?;
     port.received(len);

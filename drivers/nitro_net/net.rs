@@ -21,11 +21,7 @@ use kernel::{
 extern "C" {
     fn nitro_net_current_netns() -> *mut c_void;
     fn nitro_net_put_netns(net: *mut c_void);
-    fn nitro_net_udp_open(
-        net: *mut c_void,
-        addr: u32,
-        sock: *mut *mut c_void,
-    ) -> c_int;
+    fn nitro_net_udp_open(net: *mut c_void, addr: u32, sock: *mut *mut c_void) -> c_int;
     fn nitro_net_udp_encap(
         sock: *mut c_void,
         user: *mut c_void,
@@ -77,13 +73,15 @@ impl NetNs {
         } else {
             // SAFETY: Looks `fd` up in the calling task's table; returns a
             // reference or an error pointer.
-            from_err_ptr(unsafe { bindings::get_net_ns_by_fd(fd) }.cast::<c_void>()).map_err(|e| {
-                if e == EINVAL {
-                    EBADF
-                } else {
-                    e
-                }
-            })?
+            from_err_ptr(unsafe { bindings::get_net_ns_by_fd(fd) }.cast::<c_void>()).map_err(
+                |e| {
+                    if e == EINVAL {
+                        EBADF
+                    } else {
+                        e
+                    }
+                },
+            )?
         };
         Ok(Self(NonNull::new(net).ok_or(EBADF)?))
     }
@@ -207,10 +205,10 @@ impl UdpSock {
         if self.closed.xchg(true, Relaxed) {
             return;
         }
-        // SAFETY: Our socket, released once (the flag): detaches the
-        // callback's user pointer, shuts it down and releases it; then wait
-        // for callbacks already running (they run under RCU) before the
-        // caller frees what `user` points to.
+        // Detaches the callback's user pointer, shuts the socket down and
+        // releases it; then waits for callbacks already running (they run
+        // under RCU) before the caller frees what `user` points to.
+        // SAFETY: Our socket, released once (the flag).
         unsafe {
             udp_tunnel_sock_release(self.sk.as_ptr());
             synchronize_net();

@@ -15,8 +15,8 @@ use crate::host::{self, Port, ETHTOOL_COUNTERS};
 use crate::net::NetNs;
 use crate::skb::Skb;
 use core::ffi::{c_int, c_uchar, c_uint, c_void};
-use kernel::ffi::c_char;
 use core::ptr::NonNull;
+use kernel::ffi::c_char;
 use kernel::{bindings, prelude::*, sync::Arc};
 use nitro_ctrl::bus::DevName;
 
@@ -301,10 +301,10 @@ extern "C" fn nitro_net_get_strings(_dev: *mut bindings::net_device, sset: u32, 
     if sset != ETH_SS_STATS {
         return;
     }
+    let len = ETHTOOL_COUNTERS.len() * GSTRING_LEN;
     // SAFETY: The core passes room for `get_sset_count` strings of
     // ETH_GSTRING_LEN bytes each.
-    let out =
-        unsafe { core::slice::from_raw_parts_mut(data, ETHTOOL_COUNTERS.len() * GSTRING_LEN) };
+    let out = unsafe { core::slice::from_raw_parts_mut(data, len) };
     for (chunk, name) in out.chunks_mut(GSTRING_LEN).zip(ETHTOOL_COUNTERS) {
         chunk.fill(0);
         chunk[..name.len()].copy_from_slice(name.as_bytes());

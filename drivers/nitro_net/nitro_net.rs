@@ -164,7 +164,9 @@ impl VpcCard {
     fn set_map(st: &State, m: &MapSpec) -> Result {
         let host = st.host(m.host)?;
         let taken = st.enis.iter().any(|e| {
-            e.host.id == m.host && e.spec.vpc == m.vpc && (e.spec.ipv4 == m.ipv4 || e.spec.mac == m.mac)
+            e.host.id == m.host
+                && e.spec.vpc == m.vpc
+                && (e.spec.ipv4 == m.ipv4 || e.spec.mac == m.mac)
         });
         if taken {
             return Err(EEXIST);

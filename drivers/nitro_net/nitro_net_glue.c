@@ -107,6 +107,11 @@ void nitro_net_skb_reserve(struct sk_buff *skb, unsigned int len)
 	skb_reserve(skb, len);
 }
 
+unsigned int nitro_net_skb_tailroom(const struct sk_buff *skb)
+{
+	return skb_tailroom(skb);
+}
+
 int nitro_net_skb_linearize(struct sk_buff *skb)
 {
 	return skb_linearize(skb);

@@ -45,6 +45,7 @@ unsigned int nitro_net_skb_len(const struct sk_buff *skb);
 u8 *nitro_net_skb_data(const struct sk_buff *skb);
 struct sk_buff *nitro_net_alloc_skb(unsigned int size);
 void nitro_net_skb_reserve(struct sk_buff *skb, unsigned int len);
+unsigned int nitro_net_skb_tailroom(const struct sk_buff *skb);
 int nitro_net_skb_linearize(struct sk_buff *skb);
 void nitro_net_kfree_skb(struct sk_buff *skb);
 void nitro_net_consume_skb(struct sk_buff *skb);

@@ -17,6 +17,7 @@ extern "C" {
     fn nitro_net_skb_data(skb: *const bindings::sk_buff) -> *mut u8;
     fn nitro_net_alloc_skb(size: c_uint) -> *mut bindings::sk_buff;
     fn nitro_net_skb_reserve(skb: *mut bindings::sk_buff, len: c_uint);
+    fn nitro_net_skb_tailroom(skb: *const bindings::sk_buff) -> c_uint;
     fn nitro_net_skb_linearize(skb: *mut bindings::sk_buff) -> c_int;
     fn nitro_net_kfree_skb(skb: *mut bindings::sk_buff);
     fn nitro_net_skb_saddr(skb: *const bindings::sk_buff) -> u32;
@@ -74,18 +75,20 @@ impl Skb {
         unsafe { nitro_net_skb_len(self.0.as_ptr()) as usize }
     }
 
-    /// Appends `len` bytes (uninitialised content: zeroed here) and returns
-    /// them. The buffer must have been made by [`Skb::alloc`] with room.
-    pub(crate) fn put(&mut self, len: usize) -> &mut [u8] {
-        // SAFETY: We own the buffer; `alloc` gave it room for the bytes the
-        // caller puts (skb_put panics the kernel otherwise, so callers size
-        // the allocation from the same lengths).
+    /// Appends `len` bytes (zeroed) and returns them; `EMSGSIZE` if the
+    /// buffer has no room for them.
+    pub(crate) fn put(&mut self, len: usize) -> Result<&mut [u8]> {
+        // SAFETY: We own the buffer.
+        if len > unsafe { nitro_net_skb_tailroom(self.0.as_ptr()) } as usize {
+            return Err(EMSGSIZE);
+        }
+        // SAFETY: We own the buffer, which has room (checked above).
         let p = unsafe { skb_put(self.0.as_ptr(), len as u32) }.cast::<u8>();
         // SAFETY: `skb_put` returned `len` writable bytes inside the buffer,
         // borrowed for as long as `self` is.
         let s = unsafe { core::slice::from_raw_parts_mut(p, len) };
         s.fill(0);
-        s
+        Ok(s)
     }
 
     /// Removes `len` bytes from the front (at most [`Skb::len`]).

@@ -163,7 +163,7 @@ pub(crate) fn flow_port(head: &[u8]) -> u16 {
     let n = head.len().min(ETH_LEN + 20);
     for (i, &b) in head[..n].iter().enumerate() {
         // Ethernet addresses, then the IPv4 addresses (bytes 26..34).
-        if i < 12 || i >= 26 {
+        if !(12..26).contains(&i) {
             h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
         }
     }
