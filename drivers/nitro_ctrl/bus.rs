@@ -264,7 +264,7 @@ pub enum Reply {
     Done,
     /// Attached under this name (an ENI's interface name).
     Attached(DevName),
-    /// Made this host.
+    /// Made this host; or, for an ENI, placed it on this host.
     Host(u32),
 }
 

@@ -311,13 +311,13 @@ fn host_create(arg: usize) -> (u64, Result) {
 
 /// `NITRO_IOC_HOST_DELETE`: reads only the host number.
 fn host_delete(arg: usize) -> (u64, Result) {
-    let r = (|| -> Result<u64> {
-        let h = InOut::<uapi::nitro_host_info>::read(arg)?;
-        ensure(all_zero(&h.val.as_bytes()[8..]))?;
-        vpc_request(&Request::DeleteHost(h.val.host))?;
-        Ok(u64::from(h.val.host))
-    })();
-    split(r)
+    let h = match InOut::<uapi::nitro_host_info>::read(arg) {
+        Ok(h) => h,
+        Err(e) => return (0, Err(e)),
+    };
+    let r = ensure(all_zero(&h.val.as_bytes()[8..]))
+        .and_then(|()| vpc_request(&Request::DeleteHost(h.val.host)).map(|_| ()));
+    (u64::from(h.val.host), r)
 }
 
 /// `NITRO_IOC_HOST_DESCRIBE`.
@@ -339,8 +339,11 @@ fn host_describe(arg: usize) -> Result {
 
 /// `NITRO_IOC_MAP_SET` and `NITRO_IOC_MAP_DELETE` (input only).
 fn map_change<const DELETE_IT: bool>(arg: usize) -> (u64, Result) {
-    let r = (|| -> Result<u64> {
-        let m = InOut::<uapi::nitro_map>::read(arg)?;
+    let m = match InOut::<uapi::nitro_map>::read(arg) {
+        Ok(m) => m,
+        Err(e) => return (0, Err(e)),
+    };
+    let r = (|| -> Result {
         let v = &m.val;
         let spec = MapSpec {
             host: v.host,
@@ -359,15 +362,20 @@ fn map_change<const DELETE_IT: bool>(arg: usize) -> (u64, Result) {
             ensure(state::map_entry(v.vpc, &v.mac, v.ipv4, v.underlay_ipv4))?;
             vpc_request(&Request::SetMap(&spec))?;
         }
-        Ok(u64::from(v.host))
+        Ok(())
     })();
-    split(r)
+    // Audited under the host even when refused.
+    (u64::from(m.val.host), r)
 }
 
 /// `NITRO_IOC_PEER_KEY` (input only; the key is wiped after use).
 fn peer_key(arg: usize) -> (u64, Result) {
-    let r = (|| -> Result<u64> {
-        let mut k = InOut::<uapi::nitro_peer_key>::read(arg)?;
+    let mut k = match InOut::<uapi::nitro_peer_key>::read(arg) {
+        Ok(k) => k,
+        Err(e) => return (0, Err(e)),
+    };
+    let host = k.val.host;
+    let r = (|| -> Result {
         let spec = PeerKeySpec {
             host: k.val.host,
             peer: k.val.peer_ipv4,
@@ -378,9 +386,9 @@ fn peer_key(arg: usize) -> (u64, Result) {
         core::hint::black_box(&mut k.val.key);
         ensure(spec.epoch != 0 && !all_zero(&spec.key) && state::unicast_ipv4(spec.peer))?;
         vpc_request(&Request::SetPeerKey(&spec))?;
-        Ok(u64::from(spec.host))
+        Ok(())
     })();
-    split(r)
+    (u64::from(host), r)
 }
 
 /// After a create: if the answer cannot reach the caller, the caller cannot

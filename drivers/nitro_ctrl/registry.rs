@@ -64,6 +64,10 @@ pub(crate) trait Spec: Copy + Send + 'static {
     fn request<'a>(&'a self, op: Option<Op>, device: &'a DevName) -> Request<'a>;
     /// Runs `f` with this kind's table locked.
     fn with_table<R>(f: impl FnOnce(&mut Table<Self>) -> Result<R>) -> Result<R>;
+    /// Records what the card said it did when it created the object.
+    fn placed(&mut self, reply: &bus::Reply) {
+        let _ = reply;
+    }
 }
 
 /// All objects of one kind and their unique keys.
@@ -231,6 +235,12 @@ impl Spec for EniSpec {
     fn with_table<R>(f: impl FnOnce(&mut Table<Self>) -> Result<R>) -> Result<R> {
         ENIS.lock().as_mut().map_or(Err(ENODEV), f)
     }
+    fn placed(&mut self, reply: &bus::Reply) {
+        // Host 0 asked the card to choose: remember the host it chose.
+        if let bus::Reply::Host(host) = reply {
+            self.host = *host;
+        }
+    }
 }
 
 /// Creates an object: records it as creating, asks its card, records the
@@ -279,10 +289,11 @@ pub(crate) fn create<S: Spec>(mut spec: S) -> Result<u64> {
     // now, it finds the object in its final state and marks it lost.
     S::with_table(|t| {
         match (&result, t.objs.get_mut(&id)) {
-            (Ok(_), Some(o)) => {
+            (Ok(reply), Some(o)) => {
                 if o.state == State::Creating {
                     o.state = State::Available;
                 }
+                o.spec.placed(reply);
             }
             _ => t.forget(id),
         }

@@ -481,6 +481,10 @@ impl Host {
     /// source is mapped to `src` and the destination is here.
     fn rx_port(&self, vpc: u32, src: u32, f: &Frame) -> Option<Arc<Port>> {
         let t = self.t.lock();
+        // The card carries IPv4 and ARP only, both ways.
+        if f.proto != wire::ETH_P_IP && f.proto != wire::ETH_P_ARP {
+            return None;
+        }
         let m = t.maps.iter().find(|m| m.vpc == vpc && m.mac == f.src)?;
         let src_ip = f.ip.map(|ip| ip.0).or(f.arp.map(|a| a.spa));
         if m.underlay != src || src_ip.is_some_and(|ip| ip != m.ipv4) {

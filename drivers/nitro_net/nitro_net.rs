@@ -105,7 +105,7 @@ impl VpcCard {
         Ok(())
     }
 
-    fn create_eni(st: &mut State, spec: &EniSpec) -> Result {
+    fn create_eni(st: &mut State, spec: &EniSpec) -> Result<u32> {
         let host = if spec.host == 0 {
             st.hosts.iter().min_by_key(|h| h.id).ok_or(ENODEV)?
         } else {
@@ -126,7 +126,7 @@ impl VpcCard {
             },
             GFP_KERNEL,
         )?;
-        Ok(())
+        Ok(spec.host)
     }
 
     fn attach(eni: &mut Eni, name: &DevName) -> Result<DevName> {
@@ -194,7 +194,7 @@ impl Card for VpcCard {
             Request::SetMap(m) => Self::set_map(&st, m)?,
             Request::DeleteMap(m) => st.host(m.host)?.delete_map(m.vpc, m.ipv4)?,
             Request::SetPeerKey(k) => Self::set_key(&st, k)?,
-            Request::CreateEni(spec) => Self::create_eni(&mut st, spec)?,
+            Request::CreateEni(spec) => return Ok(Reply::Host(Self::create_eni(&mut st, spec)?)),
             Request::AttachEni(spec, name) => {
                 return Ok(Reply::Attached(Self::attach(st.eni(spec.id)?, name)?))
             }

@@ -5,7 +5,7 @@
  * static inline accessors), the netdev and ethtool operation tables must be
  * C structs, and the UDP tunnel configuration structs are not in the Rust
  * bindings. One call (or one field) each, no logic: netdev.rs, skb.rs,
- * udp.rs and gcm.rs are the only users.
+ * net.rs and gcm.rs are the only users.
  */
 #ifndef NITRO_NET_GLUE_H
 #define NITRO_NET_GLUE_H
