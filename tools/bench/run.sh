@@ -4,7 +4,8 @@
 # make bench, in the guest (non-debug kernel): the controller's control-plane
 # throughput and latency, and the time of `nitroctl volume list` with 10,000
 # volumes. Uses nitro_testcard to answer the bus, as the selftests do. Then
-# block.sh: the block card's data path against brd, dm-crypt and null_blk.
+# block.sh: the block card's data path against brd, dm-crypt and null_blk;
+# net.sh: the VPC card's sealed path against veth, geneve, ESP and WireGuard.
 source "$(dirname "$0")/../../selftests/lib.sh"
 set -e
 
@@ -44,3 +45,4 @@ rmmod nitro_testcard
 load_all
 
 "$(dirname "$0")/block.sh"
+"$(dirname "$0")/net.sh"

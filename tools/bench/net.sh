@@ -1,0 +1,415 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make bench, in the guest (non-debug kernel): the VPC card's data path
+# against the kernel's own, side by side in one VM, as ratios (the VM runs
+# under TCG: absolute numbers mean nothing). Each path joins two network
+# namespaces (the guests) and is measured with iperf3 (TCP, one stream,
+# Mbit/s) and a TCP request/response rate (rr.py: 1-byte request, 1-byte
+# response, TCP_NODELAY, transactions/s):
+#   veth      the two namespaces joined by veth (MTU 1500), nothing else
+#   geneve    stock geneve (VNI 42) over veth, no crypto
+#   esp       xfrm ESP transport mode, rfc4106(gcm(aes)) with a 256-bit key
+#             and a 128-bit tag, over veth (MTU 1500)
+#   wg        WireGuard over veth (needs `wg`, from wireguard-tools)
+#   ours      nitro_net: two Nitro hosts (namespaces hA, hB joined by veth
+#             MTU 9200), one ENI on each moved into guest namespaces gA, gB,
+#             a shared key, --nitro mappings: the sealed cross-host path
+# The guests see an MTU of 1500 on every path (the tunnels run over a veth of
+# MTU 9200, so they do not fragment; ESP's own overhead comes out of the 1500).
+# Then the crypto limit: the kernel's AES-256-GCM on 1420-byte packets on one
+# CPU (tcrypt, CONFIG_CRYPTO_BENCHMARK in the bench kernel).
+# Targets (the nitro_net benchmark issue): ours >= 1.2x xfrm ESP, and ours
+# >= 60% of the crypto limit (in Mbit/s).
+#
+# Standalone in the guest: tools/bench/net.sh (BENCH_RUNTIME=seconds per
+# measurement, default 5; BENCH_NET_PATHS="veth esp ours" for a subset).
+# shellcheck disable=SC2317 # path_* (called by name) and cleanup (a trap)
+source "$(dirname "$0")/../../selftests/lib.sh"
+
+RUNTIME=${BENCH_RUNTIME:-5}
+read -r -a paths <<<"${BENCH_NET_PATHS:-veth geneve esp wg ours}"
+N=$NITROCTL
+here=$top/tools/bench
+VPC=42
+IPERF_PORT=5201
+RR_PORT=5301
+NAMESPACES=(sA sB hA hB gA gB)
+
+tmp=$(mktemp -d /tmp/netbench.XXXXXX)
+srv=      # the background server we started, while it runs
+enis=()   # ENIs we created
+hosts=()  # VPC card hosts we created
+declare -A tput rr note
+
+cleanup() {
+	local e h
+	[ -n "$srv" ] && kill "$srv" 2>/dev/null
+	for e in "${enis[@]}"; do
+		timeout 20 "$N" eni detach "$e" >/dev/null 2>&1
+		timeout 20 "$N" eni delete "$e" >/dev/null 2>&1
+	done
+	for h in "${hosts[@]}"; do timeout 20 "$N" host delete "$h" >/dev/null 2>&1; done
+	delns "${NAMESPACES[@]}"
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# step CMD...: one setup step, with a timeout; its stdout passes through;
+# on failure says which step and why (stderr) and returns non-zero.
+step() {
+	local rc
+	timeout 20 "$@" 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" != 0 ]; then
+		echo "net.sh: exit $rc: $*: $(head -c 400 "$tmp/err" | tr '\n' ' ')" >&2
+		return 1
+	fi
+}
+
+delns() {
+	local n
+	for n in "$@"; do
+		[ -e "/run/netns/$n" ] && timeout 20 ip netns del "$n"
+	done
+	return 0
+}
+
+mkns() {
+	local n
+	for n in "$@"; do
+		step ip netns add "$n" && step ip -n "$n" link set lo up || return 1
+	done
+}
+
+# veth A NSA ADDRA B NSB ADDRB MTU: a veth pair between two namespaces, up,
+# with a /24 address on each end.
+veth() {
+	step ip link add name "$1" mtu "$7" netns "$2" type veth peer name "$4" mtu "$7" netns "$5" &&
+		step ip -n "$2" addr add "$3/24" dev "$1" && step ip -n "$2" link set "$1" up &&
+		step ip -n "$5" addr add "$6/24" dev "$4" && step ip -n "$5" link set "$4" up
+}
+
+# pair MTU: the two stock guests, sA and sB, joined by veth vA-vB of that MTU,
+# 10.98.0.1 and 10.98.0.2.
+pair() {
+	delns sA sB
+	mkns sA sB && veth vA sA 10.98.0.1 vB sB 10.98.0.2 "$1"
+}
+
+# Loads modules of the kernel itself; on failure, notes it for path $1.
+need() {
+	local p=$1 m
+	shift
+	for m in "$@"; do
+		if ! kmod "$m" 2>"$tmp/err"; then
+			note[$p]="n/a (module $m not loadable: $(head -1 "$tmp/err"))"
+			return 1
+		fi
+	done
+}
+
+# Waits (5 s at most) for a TCP listener on port $2 in namespace $1.
+listening() {
+	local i
+	for i in $(seq 50); do
+		timeout 5 ip netns exec "$1" ss -ltnH "sport = :$2" 2>/dev/null | grep -q . && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Ends the server we started (if it has not ended by itself).
+stop() {
+	kill "$srv" 2>/dev/null
+	wait "$srv" 2>/dev/null
+	srv=
+}
+
+# measure PATH CLIENT_NS SERVER_NS SERVER_ADDR: iperf3 TCP throughput in
+# Mbit/s, then the request/response rate, from the client namespace to the
+# server's address. Sets tput[PATH] and rr[PATH] ("failed" if they could not
+# be measured).
+measure() {
+	local p=$1 c=$2 s=$3 a=$4 out
+	timeout $((RUNTIME + 60)) ip netns exec "$s" iperf3 -s -1 -p "$IPERF_PORT" >/dev/null 2>&1 &
+	srv=$!
+	if listening "$s" "$IPERF_PORT"; then
+		out=$(timeout $((RUNTIME + 30)) ip netns exec "$c" \
+			iperf3 -c "$a" -p "$IPERF_PORT" -t "$RUNTIME" -f m -J --connect-timeout 5000 2>/dev/null)
+		tput[$p]=$(python3 -c '
+import json, sys
+j = json.loads(sys.stdin.read())
+if "error" in j:
+    sys.exit(j["error"])
+print(round(j["end"]["sum_received"]["bits_per_second"] / 1e6, 1))
+' <<<"$out" 2>"$tmp/err") || {
+			tput[$p]=failed
+			echo "net.sh: $p: iperf3: $(head -c 300 "$tmp/err")" >&2
+		}
+	else
+		tput[$p]=failed
+		echo "net.sh: $p: the iperf3 server did not start" >&2
+	fi
+	stop
+
+	timeout $((RUNTIME + 60)) ip netns exec "$s" python3 "$here/rr.py" server 0.0.0.0 "$RR_PORT" \
+		>/dev/null 2>&1 &
+	srv=$!
+	if listening "$s" "$RR_PORT"; then
+		rr[$p]=$(timeout $((RUNTIME + 30)) ip netns exec "$c" \
+			python3 "$here/rr.py" client "$a" "$RR_PORT" "$RUNTIME" 2>"$tmp/err") || {
+			rr[$p]=failed
+			echo "net.sh: $p: rr.py: $(tail -1 "$tmp/err")" >&2
+		}
+	else
+		rr[$p]=failed
+		echo "net.sh: $p: the rr.py server did not start" >&2
+	fi
+	stop
+}
+
+# --- the paths ---------------------------------------------------------------
+
+path_veth() {
+	need veth veth && pair 1500 || return 1
+	measure veth sA sB 10.98.0.2
+	delns sA sB
+}
+
+path_geneve() {
+	need geneve veth geneve && pair 9200 || return 1
+	step ip -n sA link add gnv0 mtu 1500 type geneve id "$VPC" remote 10.98.0.2 &&
+		step ip -n sB link add gnv0 mtu 1500 type geneve id "$VPC" remote 10.98.0.1 &&
+		step ip -n sA addr add 10.2.0.1/24 dev gnv0 && step ip -n sA link set gnv0 up &&
+		step ip -n sB addr add 10.2.0.2/24 dev gnv0 && step ip -n sB link set gnv0 up || return 1
+	measure geneve sA sB 10.2.0.2
+	delns sA sB
+}
+
+# esp_policy NS SRC DST DIR REQID: transport-mode ESP required from SRC to DST.
+esp_policy() {
+	step ip -n "$1" xfrm policy add src "$2/32" dst "$3/32" dir "$4" \
+		tmpl src "$2" dst "$3" proto esp reqid "$5" mode transport
+}
+
+path_esp() {
+	local k1 k2 ns
+	need esp veth xfrm_user esp4 && pair 1500 || return 1
+	# 36 bytes: the AES-256 key, then the 4-byte salt of rfc4106.
+	k1=$(od -An -tx1 -N36 /dev/urandom | tr -d ' \n')
+	k2=$(od -An -tx1 -N36 /dev/urandom | tr -d ' \n')
+	for ns in sA sB; do
+		step ip -n "$ns" xfrm state add src 10.98.0.1 dst 10.98.0.2 proto esp spi 0x1001 reqid 1 \
+			mode transport replay-window 32 aead 'rfc4106(gcm(aes))' "0x$k1" 128 &&
+			step ip -n "$ns" xfrm state add src 10.98.0.2 dst 10.98.0.1 proto esp spi 0x1002 reqid 2 \
+				mode transport replay-window 32 aead 'rfc4106(gcm(aes))' "0x$k2" 128 || return 1
+	done
+	esp_policy sA 10.98.0.1 10.98.0.2 out 1 && esp_policy sA 10.98.0.2 10.98.0.1 in 2 &&
+		esp_policy sB 10.98.0.2 10.98.0.1 out 2 && esp_policy sB 10.98.0.1 10.98.0.2 in 1 || return 1
+	measure esp sA sB 10.98.0.2
+	delns sA sB
+}
+
+path_wg() {
+	local ns peer addr i
+	if ! command -v wg >/dev/null; then
+		note[wg]="n/a (wireguard-tools not in the dev root)"
+		return 1
+	fi
+	need wg veth wireguard && pair 9200 || return 1
+	for ns in sA sB; do
+		wg genkey >"$tmp/wg-$ns" && wg pubkey <"$tmp/wg-$ns" >"$tmp/wg-$ns.pub" || return 1
+	done
+	for i in 1 2; do
+		if [ "$i" = 1 ]; then ns=sA peer=sB addr=10.98.0.2; else ns=sB peer=sA addr=10.98.0.1; fi
+		step ip -n "$ns" link add wg0 mtu 1500 type wireguard &&
+			step ip netns exec "$ns" wg set wg0 listen-port 51820 private-key "$tmp/wg-$ns" \
+				peer "$(cat "$tmp/wg-$peer.pub")" allowed-ips "10.4.0.$((3 - i))/32" \
+				endpoint "$addr:51820" &&
+			step ip -n "$ns" addr add "10.4.0.$i/24" dev wg0 && step ip -n "$ns" link set wg0 up || return 1
+	done
+	measure wg sA sB 10.4.0.2
+	delns sA sB
+}
+
+# The number `nitroctl host create` prints (the first number that is not
+# part of an IPv4 address).
+host_number() { sed -E 's/[0-9]+(\.[0-9]+){3}//g' | grep -oE '[0-9]+' | head -1; }
+
+# ours_side X UNDERLAY ENI_IP MAC: host X on UNDERLAY in namespace hX, and
+# an ENI of VPC $VPC with ENI_IP and MAC on it. Sets host_X and eni_X.
+ours_side() {
+	local x=$1 out h e
+	out=$(step "$N" host create --underlay "$2" --netns "h$x") || return 1
+	h=$(host_number <<<"$out")
+	[ -n "$h" ] || { echo "net.sh: host create printed no host number: $out" >&2; return 1; }
+	hosts+=("$h")
+	out=$(step "$N" eni create --vpc "$VPC" --ip "$3" --mac "$4" --host "$h") || return 1
+	e=$(awk '{print $1}' <<<"$out")
+	enis+=("$e")
+	printf -v "host_$x" %s "$h"
+	printf -v "eni_$x" %s "$e"
+}
+
+# ours_guest X ENI_IP: attaches ENI X as nbX (made in hX) and moves it into
+# guest gX, up with ENI_IP/24. No IPv6 in the guest: the card carries only
+# IPv4 and ARP, router solicitations would only count as drops.
+ours_guest() {
+	local x=$1 e=eni_$1
+	timeout 20 ip netns exec "g$x" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1
+	step "$N" eni attach "${!e}" "nb$x" >/dev/null &&
+		step ip -n "h$x" link set "nb$x" netns "g$x" &&
+		step ip -n "g$x" addr add "$2/24" dev "nb$x" && step ip -n "g$x" link set "nb$x" up
+}
+
+path_ours() {
+	local key=$tmp/pair.key drv sealed e h
+	if ! loaded nitro_net; then
+		note[ours]="failed (nitro_net is not loaded)"
+		return 1
+	fi
+	need ours veth || return 1
+	delns hA hB gA gB
+	mkns hA hB gA gB && veth uA hA 10.99.0.1 uB hB 10.99.0.2 9200 || return 1
+	ours_side A 10.99.0.1 10.1.0.1 02:00:00:00:01:01 &&
+		ours_side B 10.99.0.2 10.1.0.2 02:00:00:00:01:02 || return 1
+	head -c 32 /dev/urandom >"$key"
+	# shellcheck disable=SC2154 # host_A, host_B: set by ours_side
+	step "$N" host key "$host_A" --peer 10.99.0.2 --epoch 1 --key-file "$key" >/dev/null &&
+		step "$N" host key "$host_B" --peer 10.99.0.1 --epoch 1 --key-file "$key" >/dev/null &&
+		step "$N" map set --host "$host_A" --vpc "$VPC" --ip 10.1.0.2 --mac 02:00:00:00:01:02 \
+			--underlay 10.99.0.2 --nitro >/dev/null &&
+		step "$N" map set --host "$host_B" --vpc "$VPC" --ip 10.1.0.1 --mac 02:00:00:00:01:01 \
+			--underlay 10.99.0.1 --nitro >/dev/null || return 1
+	ours_guest A 10.1.0.1 && ours_guest B 10.1.0.2 || return 1
+	drv=$(timeout 20 ip netns exec gA ethtool -i nbA 2>/dev/null | awk '$1 == "driver:" {print $2}')
+	measure ours gA gB 10.1.0.2
+	timeout 20 ip netns exec gA ethtool -S nbA >"$tmp/eth" 2>/dev/null
+	timeout 20 "$N" host show "$host_A" >"$tmp/host" 2>/dev/null
+	ours_counters="nbA: driver ${drv:-?}; ethtool -S nbA:"
+	ours_counters+=$(awk '$2 != 0 && $1 ~ /:$/ {printf " %s %s", $1, $2}' "$tmp/eth")
+	ours_counters+="; nitroctl host show $host_A:"
+	ours_counters+=$(awk '$1 ~ /^(tx|rx)_/ && $2 != 0 {printf " %s %s", $1, $2}' "$tmp/host")
+	sealed=$(awk '$1 == "tx_sealed:" {print $2}' "$tmp/eth")
+	[ -n "$sealed" ] || sealed=$(awk '$1 == "tx_sealed" {print $2}' "$tmp/host")
+	# Only the sealed path counts: a figure with nothing sealed is not ours.
+	if [ -z "$sealed" ]; then
+		echo "net.sh: ours: neither ethtool -S nor host show gives tx_sealed: cannot check the path was sealed" >&2
+	elif [ "$sealed" = 0 ]; then
+		note[ours]="failed (tx_sealed 0 after the run: not the sealed path)"
+		tput[ours]="" rr[ours]=""
+	fi
+	for e in "${enis[@]}"; do
+		timeout 20 "$N" eni detach "$e" >/dev/null 2>&1
+		timeout 20 "$N" eni delete "$e" >/dev/null 2>&1
+	done
+	enis=()
+	for h in "${hosts[@]}"; do timeout 20 "$N" host delete "$h" >/dev/null 2>&1; done
+	hosts=()
+	delns hA hB gA gB
+}
+
+# --- run ---------------------------------------------------------------------
+
+load_all 2>/dev/null || echo "net.sh: loading the nitro-rs modules failed (see dmesg)" >&2
+open_gate >/dev/null 2>&1 || echo "net.sh: could not open the boot gate" >&2
+
+# The crypto limit first, on a quiet machine: the kernel's own AES-256-GCM
+# ("gcm(aes)", the implementation xfrm and nitro_net get) on 1420-byte
+# packets, one CPU, no syscalls: tcrypt's AEAD speed test (mode 211; the
+# module always refuses to stay loaded, by design).
+mark_log
+timeout 300 modprobe -d /tmp/nitro-kernel/.virtme_mods -S "$(ls /tmp/nitro-kernel/.virtme_mods/lib/modules 2>/dev/null | head -1)" \
+	tcrypt mode=211 sec=1 2>/dev/null || timeout 300 modprobe tcrypt mode=211 sec=1 2>/dev/null
+new_log | sed 's/^\[[ 0-9.]*\] //' >"$tmp/gcm"
+# "testing speed of gcm(aes) (DRIVER) encryption" then "test N (256 bit key,
+# 1420 byte blocks): OPS operations in 1 seconds (BYTES bytes)".
+gcm_rate() {
+	awk -v dir="$1" '
+		/testing speed of/ {cur = ($0 ~ "of gcm\\(aes\\) " && $0 ~ dir)}
+		cur && /256 bit key, 1420 byte blocks/ {
+			for (i = 1; i <= NF; i++) if ($i == "operations") ops = $(i - 1)
+			for (i = 1; i <= NF; i++) if ($i == "seconds") secs = $(i - 1)
+		}
+		END {if (ops) printf "%.1f\n", ops * 1420 * 8 / 1e6 / secs}' "$tmp/gcm"
+}
+enc=$(gcm_rate encryption)
+dec=$(gcm_rate decryption)
+limit=$(python3 -c "print(min($enc, $dec))" 2>/dev/null)
+gcm_drv=$(sed -n 's/.*testing speed of gcm(aes) (\([^)]*\)) encryption.*/\1/p' "$tmp/gcm" | head -1)
+
+for p in "${paths[@]}"; do
+	case "$p" in
+	veth | geneve | esp | wg | ours)
+		"path_$p" || [ -n "${note[$p]}" ] || note[$p]="failed (setup; see above)"
+		;;
+	*) echo "net.sh: unknown path $p (veth geneve esp wg ours)" >&2 ;;
+	esac
+done
+
+# --- report ------------------------------------------------------------------
+
+num() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+calc() { python3 -c "print($1)"; }
+declare -A label=(
+	[veth]="veth (MTU 1500)"
+	[geneve]="geneve over veth (plain)"
+	[esp]="xfrm ESP rfc4106(gcm(aes)) 256"
+	[wg]="WireGuard over veth"
+	[ours]="nitro_net, 2 hosts (sealed)"
+)
+
+echo
+echo "== VPC card vs the kernel's tunnels: $(nproc) vCPUs, $(uname -r)"
+echo "   iperf3 TCP, 1 stream, ${RUNTIME}s; RR: 1-byte TCP request/response (TCP_NODELAY), ${RUNTIME}s"
+echo "   two network namespaces per path, joined by veth; the guests' MTU is 1500 on every path"
+printf '%-32s %10s %8s %12s\n' path Mbit/s "% veth" "RR trans/s"
+for p in "${paths[@]}"; do
+	[ -n "${label[$p]}" ] || continue
+	if ! num "${tput[$p]}" && ! num "${rr[$p]}"; then
+		printf '%-32s %s\n' "${label[$p]}" "${note[$p]:-failed (see above)}"
+		continue
+	fi
+	pct=-
+	if num "${tput[$p]}" && num "${tput[veth]}"; then
+		pct="$(calc "round(100 * ${tput[$p]} / ${tput[veth]})")%"
+	fi
+	printf '%-32s %10s %8s %12s\n' "${label[$p]}" "${tput[$p]:-failed}" "$pct" "${rr[$p]:-failed}"
+done
+if num "$limit"; then
+	printf '%-32s %10s %8s %12s\n' "crypto limit, 1420-byte packets" "$limit" - -
+else
+	printf '%-32s %s\n' "crypto limit, 1420-byte packets" "failed (tcrypt)"
+fi
+[ -n "${ours_counters:-}" ] && echo "($ours_counters)"
+echo
+echo "== crypto limit: the kernel's AES-256-GCM (${gcm_drv:-driver unknown}), tcrypt, 1420-byte packets, one CPU"
+echo "   encryption ${enc:-?} Mbit/s, decryption ${dec:-?} Mbit/s; the limit is the slower"
+echo
+echo "== targets"
+fail=0
+# verdict NAME VALUE SHOWN GOAL COND
+verdict() {
+	local v
+	if [ -z "$2" ]; then
+		v="FAIL (not measured)"
+	elif python3 -c "import sys; sys.exit(0 if $5 else 1)"; then
+		v=PASS
+	else
+		v=FAIL
+	fi
+	[ "$v" = PASS ] || fail=1
+	printf '%-24s %10s %10s   %s\n' "$1" "$3" "$4" "$v"
+}
+x=
+if num "${tput[ours]}" && num "${tput[esp]}"; then x=$(calc "round(${tput[ours]} / ${tput[esp]}, 2)"); fi
+verdict "ours / xfrm ESP" "$x" "${x:+${x}x}" ">= 1.2x" "${x:-0} >= 1.2"
+y=
+if num "${tput[ours]}" && num "$limit"; then y=$(calc "round(100 * ${tput[ours]} / $limit)"); fi
+verdict "ours / crypto limit" "$y" "${y:+$y%}" ">= 60%" "${y:-0} >= 60"
+echo "(crypto limit: Mbit/s of 1420-byte packets through gcm(aes) on one CPU, the slower of encryption and decryption)"
+[ $fail = 0 ] && echo "net targets: all met" || echo "net targets: NOT all met"
+exit 0
