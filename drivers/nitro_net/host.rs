@@ -15,8 +15,8 @@ use crate::{
     net::{NetNs, UdpSock, HEADROOM},
     netdev::Dev,
     replay::Replay,
-    skb::Skb,
-    wire::{self, Arp, Frame, ARP_FRAME_LEN, ETH_LEN, GENEVE_LEN, SEAL_LEN},
+    skb::{Offload, Skb},
+    wire::{self, Arp, Frame, OffloadOpt, ARP_FRAME_LEN, ETH_LEN, GENEVE_LEN, SEAL_LEN},
 };
 use kernel::{
     new_spinlock_irq,
@@ -564,11 +564,13 @@ pub(crate) fn xmit(port: &Port, skb: Skb) {
         }
         Tx::Remote(to, seal) => {
             let how = if seal.is_some() { C::Sealed } else { C::Plain };
-            match encap(port, &skb, len, to, seal, wire::flow_port(&head[..n])) {
-                Ok(()) => {
-                    skb.consume();
-                    port.sent(len, how);
-                }
+            let sport = wire::flow_port(&head[..n]);
+            let sent = match seal {
+                Some(seal) => send_sealed(port, skb, to, seal, sport),
+                None => send_plain(port, skb, to, sport),
+            };
+            match sent {
+                Ok(()) => port.sent(len, how),
                 Err(_) => {
                     port.host.bump(H::TxErrors);
                     port.dev.tx_dropped();
@@ -586,30 +588,83 @@ pub(crate) fn xmit(port: &Port, skb: Skb) {
     }
 }
 
-/// Wraps the frame in `skb` in Geneve, sealed if `seal` says so, and sends
-/// it to the peer host at `to`.
+/// What seals one packet: the key, its epoch, and the counter taken.
+type Seal = (Arc<GcmKey>, u32, u64);
+
+/// Sends `skb` to the Nitro peer at `to`, sealed whole: a TCP super-packet
+/// and a checksum left partial travel as they are, described by the offload
+/// option, and the receiving card hands them to its ENI the same way (as
+/// veth does between namespaces).
+fn send_sealed(port: &Port, skb: Skb, to: u32, seal: Seal, sport: u16) -> Result {
+    let off = skb.offload();
+    let opt = if off.partial != 0 || off.gso_size != 0 {
+        // The ENI offers TSO for TCP/IPv4 only: the stack cuts the rest.
+        if off.gso_size != 0 && (!off.is_tso4() || off.partial == 0) {
+            return Err(EINVAL);
+        }
+        Some(wire::OffloadOpt {
+            csum_start: off.csum_start,
+            csum_offset: off.csum_offset,
+            gso_size: off.gso_size,
+            partial: off.partial != 0,
+            tso4: off.gso_size != 0,
+        })
+    } else {
+        None
+    };
+    encap(port, &skb, to, Some(seal), opt.as_ref(), sport)?;
+    skb.consume();
+    Ok(())
+}
+
+/// Sends `skb` to the non-Nitro peer at `to` in plain Geneve, as finished
+/// frames a stock Geneve stack takes: super-packets are cut, checksums done.
+fn send_plain(port: &Port, mut skb: Skb, to: u32, sport: u16) -> Result {
+    let off = skb.offload();
+    if off.gso_size != 0 {
+        for seg in skb.segment()? {
+            encap(port, &seg, to, None, None, sport)?;
+            seg.consume();
+        }
+        return Ok(());
+    }
+    if off.partial != 0 {
+        skb.finish_checksum()?;
+    }
+    encap(port, &skb, to, None, None, sport)?;
+    skb.consume();
+    Ok(())
+}
+
+/// Wraps the frame in `skb` in Geneve (with `opt`), sealed if `seal` says
+/// so, and sends it to the peer host at `to`.
 fn encap(
     port: &Port,
     skb: &Skb,
-    len: usize,
     to: u32,
-    seal: Option<(Arc<GcmKey>, u32, u64)>,
+    seal: Option<Seal>,
+    opt: Option<&wire::OffloadOpt>,
     sport: u16,
 ) -> Result {
     let host = &port.host;
-    let body = GENEVE_LEN + len;
+    let len = skb.len();
+    let body = GENEVE_LEN + if opt.is_some() { wire::OPT_LEN } else { 0 } + len;
     let total = if seal.is_some() {
         SEAL_LEN + body + TAG_LEN
     } else {
         body
     };
+    // One UDP datagram (its length is 16 bits, its 8-byte header included).
+    if total + 8 > usize::from(u16::MAX) {
+        return Err(EMSGSIZE);
+    }
     let mut out = Skb::alloc(HEADROOM, total)?;
     {
         let buf = out.put(total)?;
         let start = if seal.is_some() { SEAL_LEN } else { 0 };
         let data = &mut buf[start..start + body];
-        wire::geneve(data, port.vpc);
-        skb.copy_out(0, &mut data[GENEVE_LEN..])?;
+        let glen = wire::geneve(data, port.vpc, opt);
+        skb.copy_out(0, &mut data[glen..])?;
         if let Some((key, epoch, counter)) = &seal {
             wire::seal_header(buf, *epoch, *counter);
             let mut nonce = [0u8; NONCE_LEN];
@@ -630,13 +685,14 @@ fn encap(
 /// `host`'s socket.
 pub(crate) fn receive(host: &Host, mut skb: Skb) {
     let src = skb.ipv4_source();
+    let outer = skb.offload();
     let opened = match skb.linear() {
         Ok(data) if data.len() > 8 => {
             let p = &data[8..];
             if p[0] == wire::SEAL_MARK {
-                open_sealed(host, src, p).map(|(vni, inner)| (vni, inner, true))
+                open_sealed(host, src, p).map(|(vni, inner, opt)| (vni, inner, Some(opt)))
             } else {
-                open_plain(host, src, p).map(|(vni, inner)| (vni, inner, false))
+                open_plain(host, src, p, &outer).map(|(vni, inner)| (vni, inner, None))
             }
         }
         _ => Err(H::RxMalformed),
@@ -651,8 +707,9 @@ pub(crate) fn receive(host: &Host, mut skb: Skb) {
     }
 }
 
-/// Opens a sealed packet `p` (UDP payload) from `src`.
-fn open_sealed(host: &Host, src: u32, p: &[u8]) -> Result<(u32, Skb), H> {
+/// Opens a sealed packet `p` (UDP payload) from `src`: its VNI, frame and
+/// offload option.
+fn open_sealed(host: &Host, src: u32, p: &[u8]) -> Result<(u32, Skb, Option<OffloadOpt>), H> {
     let (epoch, counter) = wire::parse_seal(p).ok_or(H::RxMalformed)?;
     if p.len() < SEAL_LEN + GENEVE_LEN + ETH_LEN + TAG_LEN {
         return Err(H::RxMalformed);
@@ -672,17 +729,21 @@ fn open_sealed(host: &Host, src: u32, p: &[u8]) -> Result<(u32, Skb), H> {
     if !host.fresh(src, epoch, counter) {
         return Err(H::RxReplay);
     }
-    let mut g = [0u8; GENEVE_LEN];
-    inner.copy_out(0, &mut g).map_err(|_| H::RxMalformed)?;
-    // The Geneve header came sealed: no options are ever sent.
-    let (vni, glen) = wire::parse_geneve(&g).ok_or(H::RxMalformed)?;
+    let mut g = [0u8; GENEVE_LEN + wire::OPT_LEN];
+    let n = inner.len().min(g.len());
+    inner.copy_out(0, &mut g[..n]).map_err(|_| H::RxMalformed)?;
+    let (vni, glen, opt) = wire::parse_geneve(&g[..n]).ok_or(H::RxMalformed)?;
     inner.pull(glen);
-    Ok((vni, inner))
+    Ok((vni, inner, opt))
 }
 
-/// Takes a plain Geneve packet `p` (UDP payload) from `src`.
-fn open_plain(host: &Host, src: u32, p: &[u8]) -> Result<(u32, Skb), H> {
-    let (vni, glen) = wire::parse_geneve(p).ok_or(H::RxMalformed)?;
+/// Takes a plain Geneve packet `p` (UDP payload) from `src`. `outer` is
+/// the datagram's offload state: a stock Geneve device in another namespace
+/// of this kernel leaves the inner checksum partial (veth carries that
+/// state, where a wire would carry a finished checksum), and it stays so.
+fn open_plain(host: &Host, src: u32, p: &[u8], outer: &Offload) -> Result<(u32, Skb), H> {
+    // An offload option is believed only sealed: ignored here.
+    let (vni, glen, _) = wire::parse_geneve(p).ok_or(H::RxMalformed)?;
     if !host.plain_allowed(src) {
         return Err(H::RxNotAllowed);
     }
@@ -695,11 +756,26 @@ fn open_plain(host: &Host, src: u32, p: &[u8]) -> Result<(u32, Skb), H> {
         .put(frame.len())
         .map_err(|_| H::RxMalformed)?
         .copy_from_slice(frame);
+    // `csum_start` counts from the UDP header, 8 bytes before `p`.
+    let at = 8 + glen;
+    if outer.partial != 0 && usize::from(outer.csum_start) >= at {
+        inner
+            .set_csum_partial(outer.csum_start - at as u16, outer.csum_offset)
+            .map_err(|_| H::RxMalformed)?;
+    }
     Ok((vni, inner))
 }
 
-/// Delivers an inner frame of `vpc` from underlay `src` to its ENI.
-fn deliver(host: &Host, src: u32, vpc: u32, inner: Skb, sealed: bool) -> Result<(), H> {
+/// Delivers an inner frame of `vpc` from underlay `src` to its ENI;
+/// `sealed` is the offload option of a sealed packet (`Some(None)`: none),
+/// `None` for plain Geneve.
+fn deliver(
+    host: &Host,
+    src: u32,
+    vpc: u32,
+    mut inner: Skb,
+    sealed: Option<Option<OffloadOpt>>,
+) -> Result<(), H> {
     let len = inner.len();
     let mut head = [0u8; ARP_FRAME_LEN];
     let n = len.min(head.len());
@@ -708,8 +784,25 @@ fn deliver(host: &Host, src: u32, vpc: u32, inner: Skb, sealed: bool) -> Result<
         .map_err(|_| H::RxMalformed)?;
     let f = wire::parse(&head[..n]).ok_or(H::RxMalformed)?;
     let port = host.rx_port(vpc, src, &f).ok_or(H::RxNotAllowed)?;
+    if let Some(Some(o)) = sealed {
+        if o.partial {
+            inner
+                .set_csum_partial(o.csum_start, o.csum_offset)
+                .map_err(|_| H::RxMalformed)?;
+        }
+        if o.tso4 {
+            if !o.partial || o.gso_size == 0 || f.ip.is_none() {
+                return Err(H::RxMalformed);
+            }
+            inner.set_tso4(o.gso_size);
+        }
+    }
     port.received(len);
     port.dev.deliver(inner);
-    host.bump(if sealed { H::RxSealed } else { H::RxPlain });
+    host.bump(if sealed.is_some() {
+        H::RxSealed
+    } else {
+        H::RxPlain
+    });
     Ok(())
 }

@@ -9,12 +9,16 @@
 #include <linux/ip.h>
 #include <linux/nsproxy.h>
 #include <linux/sched.h>
+#include <net/gso.h>
 #include <net/net_namespace.h>
 #include <net/route.h>
 #include <net/udp_tunnel.h>
 #include <linux/nitro.h>
 
 #include "nitro_net_glue.h"
+
+/* Largest TCP super-packet an ENI takes: sealed whole, it must fit one UDP datagram. */
+#define NITRO_NET_TSO_MAX 60000
 
 static const struct net_device_ops nitro_net_ops = {
 	.ndo_open = nitro_net_open,
@@ -49,6 +53,9 @@ void nitro_net_setup(struct net_device *dev)
 	dev->priv_flags |= IFF_LIVE_ADDR_CHANGE | IFF_NO_QUEUE;
 	dev->min_mtu = ETH_MIN_MTU;
 	dev->max_mtu = NITRO_ENI_MTU_MAX;
+	dev->hw_features = NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_TSO;
+	dev->features |= dev->hw_features;
+	netif_set_tso_max_size(dev, NITRO_NET_TSO_MAX);
 }
 
 void **nitro_net_priv(struct net_device *dev)
@@ -94,6 +101,47 @@ unsigned int nitro_net_skb_len(const struct sk_buff *skb)
 u8 *nitro_net_skb_data(const struct sk_buff *skb)
 {
 	return skb->data;
+}
+
+void nitro_net_skb_offload(const struct sk_buff *skb, struct nitro_net_offload *o)
+{
+	o->partial = skb->ip_summed == CHECKSUM_PARTIAL;
+	o->csum_start = skb_checksum_start_offset(skb);
+	o->csum_offset = skb->csum_offset;
+	o->gso_size = skb_shinfo(skb)->gso_size;
+	o->gso_type = skb_shinfo(skb)->gso_type;
+}
+
+/*
+ * The checksum at @start + @offset (from skb->data) is for the stack to
+ * finish; false (and nothing set) if that is not inside the frame.
+ */
+bool nitro_net_skb_set_csum_partial(struct sk_buff *skb, u16 start, u16 offset)
+{
+	return skb_partial_csum_set(skb, start, offset);
+}
+
+/* A TCP/IPv4 super-packet of @gso_size segments, from another host (dodgy). */
+void nitro_net_skb_set_tso4(struct sk_buff *skb, u16 gso_size)
+{
+	skb_shinfo(skb)->gso_size = gso_size;
+	skb_shinfo(skb)->gso_type = SKB_GSO_TCPV4 | SKB_GSO_DODGY;
+	skb_shinfo(skb)->gso_segs = 0;
+}
+
+/* Software segmentation with checksums (no features): a list, NULL, or an ERR_PTR. */
+struct sk_buff *nitro_net_gso_segment(struct sk_buff *skb)
+{
+	return skb_gso_segment(skb, 0);
+}
+
+/* Takes @skb off the list it heads; returns the rest. */
+struct sk_buff *nitro_net_skb_unlink_next(struct sk_buff *skb)
+{
+	struct sk_buff *next = skb->next;
+
+	skb_mark_not_on_list(skb);
+	return next;
 }
 
 /* Packets are built in softirq or transmit context: never sleep. */

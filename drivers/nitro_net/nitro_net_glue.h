@@ -52,6 +52,21 @@ void nitro_net_consume_skb(struct sk_buff *skb);
 __be32 nitro_net_skb_saddr(const struct sk_buff *skb);
 int nitro_net_rx(struct net_device *dev, struct sk_buff *skb);
 
+/* Offloads: a frame's checksum and segmentation state, as the stack left it. */
+struct nitro_net_offload {
+	u16 csum_start;		/* from the frame's first byte */
+	u16 csum_offset;	/* from csum_start */
+	u16 gso_size;		/* 0: not a GSO frame */
+	u8 partial;		/* ip_summed == CHECKSUM_PARTIAL */
+	u8 pad;
+	u32 gso_type;		/* SKB_GSO_* */
+};
+void nitro_net_skb_offload(const struct sk_buff *skb, struct nitro_net_offload *o);
+bool nitro_net_skb_set_csum_partial(struct sk_buff *skb, u16 start, u16 offset);
+void nitro_net_skb_set_tso4(struct sk_buff *skb, u16 gso_size);
+struct sk_buff *nitro_net_gso_segment(struct sk_buff *skb);
+struct sk_buff *nitro_net_skb_unlink_next(struct sk_buff *skb);
+
 /* The underlay socket. */
 typedef int (*nitro_net_encap_rcv)(struct sock *sk, struct sk_buff *skb);
 struct net *nitro_net_current_netns(void);

@@ -21,6 +21,13 @@ extern "C" {
     fn nitro_net_skb_linearize(skb: *mut bindings::sk_buff) -> c_int;
     fn nitro_net_kfree_skb(skb: *mut bindings::sk_buff);
     fn nitro_net_skb_saddr(skb: *const bindings::sk_buff) -> u32;
+    fn nitro_net_skb_offload(skb: *const bindings::sk_buff, o: *mut Offload);
+    fn nitro_net_skb_set_csum_partial(skb: *mut bindings::sk_buff, start: u16, offset: u16)
+        -> bool;
+    fn nitro_net_skb_set_tso4(skb: *mut bindings::sk_buff, gso_size: u16);
+    fn nitro_net_gso_segment(skb: *mut bindings::sk_buff) -> *mut bindings::sk_buff;
+    fn nitro_net_skb_unlink_next(skb: *mut bindings::sk_buff) -> *mut bindings::sk_buff;
+    fn skb_checksum_help(skb: *mut bindings::sk_buff) -> c_int;
     fn skb_put(skb: *mut bindings::sk_buff, len: c_uint) -> *mut c_void;
     fn skb_pull(skb: *mut bindings::sk_buff, len: c_uint) -> *mut c_void;
     fn skb_copy_bits(
@@ -30,6 +37,32 @@ extern "C" {
         len: c_int,
     ) -> c_int;
     fn nitro_net_consume_skb(skb: *mut bindings::sk_buff);
+}
+
+/// A frame's offload state (`struct nitro_net_offload` of the glue).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Offload {
+    /// Where the checksum's coverage starts, from the frame's first byte.
+    pub(crate) csum_start: u16,
+    /// Where the checksum goes, from `csum_start`.
+    pub(crate) csum_offset: u16,
+    /// Segment size of a GSO frame; 0 for a single frame.
+    pub(crate) gso_size: u16,
+    /// Whether the checksum is left to finish (`CHECKSUM_PARTIAL`).
+    pub(crate) partial: u8,
+    pad: u8,
+    /// `SKB_GSO_*` bits.
+    pub(crate) gso_type: u32,
+}
+
+impl Offload {
+    /// Whether this is a TCP/IPv4 super-packet and nothing else.
+    pub(crate) fn is_tso4(&self) -> bool {
+        let tcp4 = bindings::SKB_GSO_TCPV4 as u32;
+        let dodgy = bindings::SKB_GSO_DODGY as u32;
+        self.gso_size != 0 && self.gso_type & tcp4 != 0 && self.gso_type & !(tcp4 | dodgy) == 0
+    }
 }
 
 /// An `sk_buff` the card owns: dropping it frees it as a drop
@@ -137,6 +170,54 @@ impl Skb {
         unsafe { nitro_net_skb_saddr(self.0.as_ptr()) }
     }
 
+    /// The frame's checksum and segmentation state.
+    pub(crate) fn offload(&self) -> Offload {
+        let mut o = Offload::default();
+        // SAFETY: We own the buffer; `o` is the glue's struct.
+        unsafe { nitro_net_skb_offload(self.0.as_ptr(), &mut o) };
+        o
+    }
+
+    /// Leaves the checksum at `start` + `offset` (from the frame's first
+    /// byte) for the stack to finish; `EINVAL` if it is not in the frame.
+    pub(crate) fn set_csum_partial(&mut self, start: u16, offset: u16) -> Result {
+        // SAFETY: We own the buffer; the kernel checks the range.
+        if unsafe { nitro_net_skb_set_csum_partial(self.0.as_ptr(), start, offset) } {
+            Ok(())
+        } else {
+            Err(EINVAL)
+        }
+    }
+
+    /// Marks the frame a TCP/IPv4 super-packet of `gso_size`-byte segments,
+    /// from an untrusted source (the stack checks its headers).
+    pub(crate) fn set_tso4(&mut self, gso_size: u16) {
+        // SAFETY: We own the buffer and it is not shared.
+        unsafe { nitro_net_skb_set_tso4(self.0.as_ptr(), gso_size) };
+    }
+
+    /// Finishes a checksum left partial.
+    pub(crate) fn finish_checksum(&mut self) -> Result {
+        // SAFETY: We own the buffer.
+        match unsafe { skb_checksum_help(self.0.as_ptr()) } {
+            0 => Ok(()),
+            e => Err(Error::from_errno(e)),
+        }
+    }
+
+    /// Cuts a GSO frame into finished frames (checksums done).
+    pub(crate) fn segment(self) -> Result<Segments> {
+        // SAFETY: We own the buffer; the call leaves it to us, and gives a
+        // new list, NULL or an error pointer.
+        let segs = unsafe { nitro_net_gso_segment(self.0.as_ptr()) };
+        let segs = kernel::error::from_err_ptr(segs)?;
+        if segs.is_null() {
+            return Err(EINVAL);
+        }
+        self.consume();
+        Ok(Segments(segs))
+    }
+
     /// Frees the buffer as used, not dropped.
     pub(crate) fn consume(self) {
         // SAFETY: We own the buffer and give it up here.
@@ -148,5 +229,28 @@ impl Drop for Skb {
     fn drop(&mut self) {
         // SAFETY: We own the buffer; dropping it unused counts as a drop.
         unsafe { nitro_net_kfree_skb(self.0.as_ptr()) };
+    }
+}
+
+/// The frames of a segmented GSO frame, each owned in turn; those not taken
+/// are freed with the list.
+pub(crate) struct Segments(*mut bindings::sk_buff);
+
+impl Iterator for Segments {
+    type Item = Skb;
+
+    fn next(&mut self) -> Option<Skb> {
+        let head = NonNull::new(self.0)?;
+        // SAFETY: We own the list; its head leaves it here.
+        self.0 = unsafe { nitro_net_skb_unlink_next(head.as_ptr()) };
+        Some(Skb(head))
+    }
+}
+
+impl Drop for Segments {
+    fn drop(&mut self) {
+        for skb in self.by_ref() {
+            drop(skb);
+        }
     }
 }

@@ -119,22 +119,84 @@ pub(crate) fn arp_reply(out: &mut [u8], req: &Arp, answer: &[u8; 6]) {
     a[24..28].copy_from_slice(&req.spa.to_ne_bytes());
 }
 
-/// Writes a Geneve header (no options, Ethernet payload) for `vni`.
-pub(crate) fn geneve(out: &mut [u8], vni: u32) {
+/// The card's Geneve option, sent only inside sealed packets: the frame's
+/// checksum and segmentation offload state (Documentation/vpc.rst). Class
+/// 0xFFF0 is in RFC 8926's experimental range; the type has the critical
+/// bit, so a receiver that does not know it drops the packet.
+const OPT_CLASS: u16 = 0xfff0;
+const OPT_TYPE: u8 = 0x81;
+/// The option's length, its 4-byte header included.
+pub(crate) const OPT_LEN: usize = 12;
+const OPT_PARTIAL: u8 = 1;
+const OPT_TSO4: u8 = 2;
+
+/// What the offload option carries.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct OffloadOpt {
+    /// Checksum coverage start, from the frame's first byte.
+    pub(crate) csum_start: u16,
+    /// Checksum position, from `csum_start`.
+    pub(crate) csum_offset: u16,
+    /// Segment size of a TCP/IPv4 super-packet.
+    pub(crate) gso_size: u16,
+    /// The checksum is left for the receiver's stack to finish.
+    pub(crate) partial: bool,
+    /// The frame is a TCP/IPv4 super-packet.
+    pub(crate) tso4: bool,
+}
+
+/// Writes a Geneve header for `vni` (Ethernet payload), with the offload
+/// option if given; returns its length.
+pub(crate) fn geneve(out: &mut [u8], vni: u32, opt: Option<&OffloadOpt>) -> usize {
     out[..GENEVE_LEN].fill(0);
     out[2..4].copy_from_slice(&ETH_P_TEB.to_be_bytes());
     out[4..7].copy_from_slice(&vni.to_be_bytes()[1..]);
+    let Some(o) = opt else {
+        return GENEVE_LEN;
+    };
+    out[0] = (OPT_LEN / 4) as u8;
+    let b = &mut out[GENEVE_LEN..GENEVE_LEN + OPT_LEN];
+    b[..2].copy_from_slice(&OPT_CLASS.to_be_bytes());
+    b[2] = OPT_TYPE;
+    b[3] = ((OPT_LEN - 4) / 4) as u8;
+    b[4..6].copy_from_slice(&o.csum_start.to_be_bytes());
+    b[6..8].copy_from_slice(&o.csum_offset.to_be_bytes());
+    b[8..10].copy_from_slice(&o.gso_size.to_be_bytes());
+    b[10] = if o.partial { OPT_PARTIAL } else { 0 } | if o.tso4 { OPT_TSO4 } else { 0 };
+    b[11] = 0;
+    GENEVE_LEN + OPT_LEN
 }
 
-/// Parses a Geneve header: the VNI and the header's length with options.
-/// `None` for another version, a control packet or another payload.
-pub(crate) fn parse_geneve(p: &[u8]) -> Option<(u32, usize)> {
+/// Parses a Geneve header: the VNI, the header's length with options, and
+/// the offload option if present. `None` for another version, a control
+/// packet, another payload, or a critical option the card does not know.
+pub(crate) fn parse_geneve(p: &[u8]) -> Option<(u32, usize, Option<OffloadOpt>)> {
     if p.len() < GENEVE_LEN || p[0] >> 6 != 0 || p[1] & 0x80 != 0 || be16(&p[2..]) != ETH_P_TEB {
         return None;
     }
     let len = GENEVE_LEN + usize::from(p[0] & 0x3f) * 4;
     let vni = u32::from_be_bytes([0, p[4], p[5], p[6]]);
-    (p.len() >= len).then_some((vni, len))
+    let opts = p.get(GENEVE_LEN..len)?;
+    let mut found = None;
+    let mut i = 0;
+    while i < opts.len() {
+        let o = opts.get(i..i + 4)?;
+        let data = usize::from(o[3] & 0x1f) * 4;
+        let body = opts.get(i + 4..i + 4 + data)?;
+        if be16(o) == OPT_CLASS && o[2] == OPT_TYPE && data == OPT_LEN - 4 {
+            found = Some(OffloadOpt {
+                csum_start: be16(body),
+                csum_offset: be16(&body[2..]),
+                gso_size: be16(&body[4..]),
+                partial: body[6] & OPT_PARTIAL != 0,
+                tso4: body[6] & OPT_TSO4 != 0,
+            });
+        } else if o[2] & 0x80 != 0 {
+            return None;
+        }
+        i += 4 + data;
+    }
+    Some((vni, len, found))
 }
 
 /// Writes the sealed header for `epoch` and `counter`.

@@ -25,7 +25,7 @@
 # shellcheck disable=SC2016,SC2034
 source "$(dirname "$0")/../lib.sh"
 
-ktap_header 39
+ktap_header 40
 here=$(cd "$(dirname "$0")" && pwd)
 wire=$here/wire.py
 w=$(mktemp -d /tmp/nitro-net.XXXXXX)
@@ -294,6 +294,15 @@ ok '[ $rc = 0 ] && [ "$(hc "$hA" tx_plain)" -ge $((tp0 + 5)) ] && [ "$(hc "$hA" 
 	"plain Geneve interop: ping from gA1 to a stock geneve device (non-Nitro peer); tx_plain and rx_plain rise"
 ok '[ $crc = 0 ] && python3 "$wire" marker "$w/ap.pcap" && python3 "$wire" check-plain "$w/ap.pcap" 192.0.2.1 198.51.100.2 42 1050 5 $MP $MA1' \
 	"to the non-Nitro peer the marker is on the wire, in RFC 8926 Geneve: version 0, no options, 0x6558, VNI 42"
+# TCP to the stock peer: the ENI takes TSO super-packets and partial
+# checksums; toward a non-Nitro peer the card must cut them and finish the
+# checksums, or the peer's stack drops them.
+tp0=$(hc "$hA" tx_plain)
+timeout 30 ip netns exec hP iperf3 -s -1 -B 10.1.0.9 >/dev/null 2>&1 &
+for _ in $(seq 50); do gx hP ss -Hntl | grep -q ':5201 ' && break; sleep 0.1; done
+gx gA1 iperf3 -c 10.1.0.9 -t 2 -J >"$w/iperf-plain.json" 2>/dev/null; rc=$?
+ok '[ $rc = 0 ] && js "d[\"end\"][\"sum_received\"][\"bytes\"] > 100000" <"$w/iperf-plain.json" && [ "$(hc "$hA" tx_plain)" -gt $((tp0 + 50)) ]' \
+	"iperf3 TCP from gA1 to the stock geneve peer: super-packets cut into frames with finished checksums ($(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bytes"])' "$w/iperf-plain.json" 2>/dev/null) bytes received)"
 
 # 24-29: what host A's socket refuses, sent from the underlay.
 na0=$(hc "$hA" rx_not_allowed) rp0=$(hc "$hA" rx_plain) rx0=$(st gA1 enia1 rx_packets)
