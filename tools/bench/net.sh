@@ -23,7 +23,8 @@
 # >= 60% of the crypto limit (in Mbit/s).
 #
 # Standalone in the guest: tools/bench/net.sh (BENCH_RUNTIME=seconds per
-# measurement, default 5; BENCH_NET_PATHS="veth esp ours" for a subset).
+# measurement, default 5; BENCH_NET_PATHS="veth esp ours" for a subset;
+# BENCH_RPS=1 spreads every veth's receive over all CPUs, on every path).
 # shellcheck disable=SC2317 # path_* (called by name) and cleanup (a trap)
 source "$(dirname "$0")/../../selftests/lib.sh"
 
@@ -88,7 +89,17 @@ mkns() {
 veth() {
 	step ip link add name "$1" mtu "$7" netns "$2" type veth peer name "$4" mtu "$7" netns "$5" &&
 		step ip -n "$2" addr add "$3/24" dev "$1" && step ip -n "$2" link set "$1" up &&
-		step ip -n "$5" addr add "$6/24" dev "$4" && step ip -n "$5" link set "$4" up
+		step ip -n "$5" addr add "$6/24" dev "$4" && step ip -n "$5" link set "$4" up &&
+		rps "$2" "$1" && rps "$5" "$4"
+}
+
+# rps NS DEV: with BENCH_RPS=1, received packets of DEV are spread over all
+# CPUs (receive packet steering), on every path alike.
+rps() {
+	[ "${BENCH_RPS:-0}" = 1 ] || return 0
+	local mask
+	mask=$(printf '%x' $(((1 << $(nproc)) - 1)))
+	ip netns exec "$1" sh -c "for q in /sys/class/net/$2/queues/rx-*; do echo $mask > \$q/rps_cpus; done"
 }
 
 # pair MTU: the two stock guests, sA and sB, joined by veth vA-vB of that MTU,
