@@ -285,8 +285,11 @@ static __u64 audit_last(void)
 	return last;
 }
 
-/* Audit entries after sequence number since with this op, result and id. */
-static int audit_count(__u64 since, __u32 op, __s32 result, __u64 id)
+/*
+ * Audit entries after sequence number since with this op and, if exact,
+ * this result and id.
+ */
+static int audit_scan(__u64 since, __u32 op, int exact, __s32 result, __u64 id)
 {
 	static struct nitro_audit_entry e[1024];
 	struct nitro_list l = { .size = sizeof(l), .entries = (uintptr_t)e, .cap = 1024 };
@@ -298,30 +301,22 @@ static int audit_count(__u64 since, __u32 op, __s32 result, __u64 id)
 		if (xioctl(NITRO_IOC_AUDIT, &l))
 			return -1;
 		for (__u32 j = 0; j < l.count; j++)
-			if (e[j].seq > since && e[j].op == op && e[j].result == result &&
-			    e[j].id == id)
+			if (e[j].seq > since && e[j].op == op &&
+			    (!exact || (e[j].result == result && e[j].id == id)))
 				n++;
 	} while (l.more);
 	return n;
 }
 
+static int audit_count(__u64 since, __u32 op, __s32 result, __u64 id)
+{
+	return audit_scan(since, op, 1, result, id);
+}
+
 /* Audit entries after since with this op, whatever their result and id. */
 static int audit_count_op(__u64 since, __u32 op)
 {
-	static struct nitro_audit_entry e[1024];
-	struct nitro_list l = { .size = sizeof(l), .entries = (uintptr_t)e, .cap = 1024 };
-	int n = 0;
-
-	do {
-		l.count = 0;
-		l.more = 0;
-		if (xioctl(NITRO_IOC_AUDIT, &l))
-			return -1;
-		for (__u32 j = 0; j < l.count; j++)
-			if (e[j].seq > since && e[j].op == op)
-				n++;
-	} while (l.more);
-	return n;
+	return audit_scan(since, op, 0, 0, 0);
 }
 
 /* Binds a UDP socket to addr:6081 inside the namespace; returns it or -1. */
