@@ -25,7 +25,7 @@
 # shellcheck disable=SC2016,SC2034
 source "$(dirname "$0")/../lib.sh"
 
-ktap_header 40
+ktap_header 41
 here=$(cd "$(dirname "$0")" && pwd)
 wire=$here/wire.py
 w=$(mktemp -d /tmp/nitro-net.XXXXXX)
@@ -230,6 +230,14 @@ tx0=$(st gA1 enia1 tx_packets) rx0=$(st gA2 enia2 rx_packets)
 replies gA1 10.1.0.2 3; rc=$?
 ok '[ $rc = 0 ] && [ "$(ec gA1 enia1 tx_local)" -ge $((local0 + 3)) ] && [ "$(st gA1 enia1 tx_packets)" -ge $((tx0 + 3)) ] && [ "$(st gA2 enia2 rx_packets)" -ge $((rx0 + 3)) ] && [ "$(hc "$hA" tx_sealed)" -eq "$sealed0" ] && [ "$(hc "$hA" tx_plain)" -eq "$plain0" ]' \
 	"ping between two ENIs of host A: replies; tx_local and the interface counters rise; nothing leaves the card"
+# TCP on one card: super-packets and partial checksums pass between the
+# two ENIs as they are (as on veth).
+local0=$(ec gA1 enia1 tx_local) sealed0=$(hc "$hA" tx_sealed)
+timeout 30 ip netns exec gA2 iperf3 -s -1 -B 10.1.0.2 >/dev/null 2>&1 &
+for _ in $(seq 50); do gx gA2 ss -Hntl | grep -q ':5201 ' && break; sleep 0.1; done
+gx gA1 iperf3 -c 10.1.0.2 -t 2 -J >"$w/iperf-local.json" 2>/dev/null; rc=$?
+ok '[ $rc = 0 ] && js "d[\"end\"][\"sum_received\"][\"bytes\"] > 100000" <"$w/iperf-local.json" && [ "$(ec gA1 enia1 tx_local)" -gt $((local0 + 10)) ] && [ "$(hc "$hA" tx_sealed)" -eq "$sealed0" ]' \
+	"iperf3 TCP between two ENIs of host A: switched on the card ($(python3 -c 'import json,sys; print("%.1f Mbit/s" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e6))' "$w/iperf-local.json" 2>/dev/null)), nothing sealed"
 nm0=$(ec gX "$xdev" tx_no_mapping) rx0=$(st gA1 enia1 rx_packets)
 no_reply gX 10.1.0.1; r1=$?
 tip -n gX neigh replace 10.1.0.1 lladdr $MA1 dev "$xdev" nud permanent
