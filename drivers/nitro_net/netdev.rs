@@ -29,7 +29,10 @@ extern "C" {
     fn nitro_net_tx_add(dev: *mut bindings::net_device, len: c_uint);
     fn nitro_net_tx_dropped(dev: *mut bindings::net_device);
     fn nitro_net_rx_add(dev: *mut bindings::net_device, len: c_uint);
-    fn nitro_net_rx(dev: *mut bindings::net_device, skb: *mut bindings::sk_buff) -> c_int;
+    fn nitro_net_skb_set_protocol(skb: *mut bindings::sk_buff, proto: u16);
+    fn eth_type_trans(skb: *mut bindings::sk_buff, dev: *mut bindings::net_device) -> u16;
+    fn netif_rx(skb: *mut bindings::sk_buff) -> c_int;
+    fn netif_set_tso_max_size(dev: *mut bindings::net_device, size: c_uint);
     fn alloc_netdev_mqs(
         sizeof_priv: c_int,
         name: *const c_char,
@@ -56,6 +59,9 @@ const NETDEV_TX_OK: c_int = 0;
 const ETH_SS_STATS: u32 = 1;
 /// `ETH_GSTRING_LEN`.
 const GSTRING_LEN: usize = bindings::ETH_GSTRING_LEN as usize;
+/// Largest TCP super-packet an ENI takes: sealed whole, it must fit one
+/// UDP datagram.
+const TSO_MAX: u32 = 60000;
 /// Most queues of each direction.
 const MAX_QUEUES: u32 = 16;
 
@@ -85,8 +91,14 @@ impl Dev {
     /// Hands `skb`, a frame the card built (Ethernet header first), to this
     /// device's receive path.
     pub(crate) fn deliver(self, skb: Skb) {
+        let skb = skb.into_raw();
+        // `eth_type_trans` reads the Ethernet header and sets `skb->dev`.
         // SAFETY: As in `forward`; `netif_rx` takes the buffer in any case.
-        unsafe { nitro_net_rx(self.0.as_ptr(), skb.into_raw()) };
+        unsafe {
+            let proto = eth_type_trans(skb, self.0.as_ptr());
+            nitro_net_skb_set_protocol(skb, proto);
+            netif_rx(skb);
+        }
     }
 
     /// Counts a frame sent (`ip -s link`).
@@ -151,6 +163,7 @@ impl Unregistered {
         unsafe {
             nitro_net_set_mac(dev.0.as_ptr(), mac.as_ptr());
             nitro_net_set_netns(dev.0.as_ptr(), net.as_ptr());
+            netif_set_tso_max_size(dev.0.as_ptr(), TSO_MAX);
             netif_carrier_off(dev.0.as_ptr());
         }
         Ok(Self(dev))

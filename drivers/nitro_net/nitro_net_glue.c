@@ -17,9 +17,6 @@
 
 #include "nitro_net_glue.h"
 
-/* Largest TCP super-packet an ENI takes: sealed whole, it must fit one UDP datagram. */
-#define NITRO_NET_TSO_MAX 60000
-
 static const struct net_device_ops nitro_net_ops = {
 	.ndo_open = nitro_net_open,
 	.ndo_stop = nitro_net_stop,
@@ -55,7 +52,6 @@ void nitro_net_setup(struct net_device *dev)
 	dev->max_mtu = NITRO_ENI_MTU_MAX;
 	dev->hw_features = NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_TSO;
 	dev->features |= dev->hw_features;
-	netif_set_tso_max_size(dev, NITRO_NET_TSO_MAX);
 }
 
 void **nitro_net_priv(struct net_device *dev)
@@ -182,11 +178,10 @@ __be32 nitro_net_skb_saddr(const struct sk_buff *skb)
 	return ip_hdr(skb)->saddr;
 }
 
-/* Hands a frame built by the card to @dev's stack (eth_type_trans sets skb->dev). */
-int nitro_net_rx(struct net_device *dev, struct sk_buff *skb)
+/* skb->protocol is a field Rust cannot reach (eth_type_trans() gives it). */
+void nitro_net_skb_set_protocol(struct sk_buff *skb, __be16 proto)
 {
-	skb->protocol = eth_type_trans(skb, dev);
-	return netif_rx(skb);
+	skb->protocol = proto;
 }
 
 /* The caller's network namespace, with a reference. */

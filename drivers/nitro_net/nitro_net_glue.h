@@ -50,7 +50,7 @@ int nitro_net_skb_linearize(struct sk_buff *skb);
 void nitro_net_kfree_skb(struct sk_buff *skb);
 void nitro_net_consume_skb(struct sk_buff *skb);
 __be32 nitro_net_skb_saddr(const struct sk_buff *skb);
-int nitro_net_rx(struct net_device *dev, struct sk_buff *skb);
+void nitro_net_skb_set_protocol(struct sk_buff *skb, __be16 proto);
 
 /* Offloads: a frame's checksum and segmentation state, as the stack left it. */
 struct nitro_net_offload {
