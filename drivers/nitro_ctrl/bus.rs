@@ -226,7 +226,7 @@ pub struct HostInfo {
 }
 
 /// Number of counters in `struct nitro_host_info`.
-pub const HOST_COUNTERS: usize = 11;
+pub const HOST_COUNTERS: usize = 12;
 
 /// A request from the controller to a card.
 pub enum Request<'a> {

@@ -330,10 +330,10 @@ fn host_describe(arg: usize) -> Result {
     v.enis = info.enis;
     v.maps = info.maps;
     v.peers = info.peers;
-    let [a, b, c, d, e, f, g, i, j, k, l] = info.counters;
+    let [a, b, c, d, e, f, g, i, j, k, l, m] = info.counters;
     (v.tx_sealed, v.rx_sealed, v.tx_plain, v.rx_plain) = (a, b, c, d);
     (v.rx_bad_auth, v.rx_replay, v.rx_no_key, v.rx_not_allowed) = (e, f, g, i);
-    (v.rx_malformed, v.tx_no_key, v.tx_errors) = (j, k, l);
+    (v.rx_malformed, v.tx_no_key, v.tx_errors, v.rx_backlog) = (j, k, l, m);
     h.write_back()
 }
 

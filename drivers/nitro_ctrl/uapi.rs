@@ -55,7 +55,7 @@ abi_struct! {
     nitro_firmware_allow = NITRO_FIRMWARE_ALLOW_SIZE_VER0,
     nitro_firmware_update = NITRO_FIRMWARE_UPDATE_SIZE_VER0,
     nitro_host_create = NITRO_HOST_CREATE_SIZE_VER0,
-    nitro_host_info = NITRO_HOST_INFO_SIZE_VER0,
+    nitro_host_info = NITRO_HOST_INFO_SIZE_VER1,
     nitro_map = NITRO_MAP_SIZE_VER0,
     nitro_peer_key = NITRO_PEER_KEY_SIZE_VER0,
 }

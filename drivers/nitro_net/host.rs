@@ -19,12 +19,13 @@ use crate::{
     wire::{self, Arp, Frame, OffloadOpt, ARP_FRAME_LEN, ETH_LEN, GENEVE_LEN, SEAL_LEN},
 };
 use kernel::{
-    new_spinlock_irq,
+    bindings, impl_has_work, new_spinlock_irq, new_work,
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
-        Arc, SpinLockIrq,
+        rcu, Arc, ArcBorrow, SpinLockIrq,
     },
+    workqueue::{self, Work, WorkItem},
 };
 use nitro_ctrl::{
     bus::{EniSpec, HostInfo, MapSpec, Metrics, HOST_COUNTERS},
@@ -37,6 +38,9 @@ const RX_HEADROOM: usize = 2;
 /// Most mapping entries, and most keyed peers, per host.
 const MAPS_MAX: usize = uapi::NITRO_MAPS_MAX as usize;
 const PEERS_MAX: usize = uapi::NITRO_PEERS_MAX as usize;
+/// Most datagrams waiting for a host's receive worker; more are dropped
+/// (as the kernel's own backlog does at `netdev_max_backlog`).
+const RX_BACKLOG: usize = 1024;
 
 /// Counters of an ENI, in `ethtool -S` order.
 #[derive(Clone, Copy)]
@@ -88,6 +92,7 @@ enum H {
     RxMalformed,
     TxNoKey,
     TxErrors,
+    RxBacklog,
 }
 
 /// An attached ENI, as the data path sees it.
@@ -211,6 +216,22 @@ struct Tables {
     peers: KVec<Peer>,
 }
 
+/// Largest datagram opened at once in softirq when nothing is waiting (an
+/// ACK, a request of a request/response exchange): a trip through the
+/// worker costs such a packet more than opening it.
+const RX_INLINE_MAX: usize = 512;
+
+/// Datagrams the underlay socket took, waiting for the host's receive
+/// worker, oldest first. `spare` keeps the worker's emptied batch, so that
+/// the queue's storage is reused. `busy` is set while datagrams of the
+/// host are being opened (by the worker, or inline): one at a time, so
+/// they are delivered in the order they came.
+struct RxQueue {
+    pending: KVec<Skb>,
+    spare: KVec<Skb>,
+    busy: bool,
+}
+
 /// A VPC card instance: one emulated Nitro host.
 #[pin_data]
 pub(crate) struct Host {
@@ -223,6 +244,24 @@ pub(crate) struct Host {
     #[pin]
     t: SpinLockIrq<Tables>,
     counts: [Atomic<u64>; HOST_COUNTERS],
+    #[pin]
+    rxq: SpinLockIrq<RxQueue>,
+    #[pin]
+    rx_work: Work<Host>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for Host { self.rx_work }
+}
+
+/// The receive worker: opens and delivers what the socket queued, on
+/// whichever CPU the unbound work queue runs it (see [`receive`]).
+impl WorkItem for Host {
+    type Pointer = Arc<Host>;
+
+    fn run(this: Arc<Host>) {
+        this.drain_rx();
+    }
 }
 
 /// Where a frame from the guest goes.
@@ -259,12 +298,22 @@ impl Host {
                     "nitro_net::host"
                 ),
                 counts: [const { Atomic::new(0) }; HOST_COUNTERS],
+                rxq <- new_spinlock_irq!(
+                    RxQueue {
+                        pending: KVec::new(),
+                        spare: KVec::new(),
+                        busy: false,
+                    },
+                    "nitro_net::rxq"
+                ),
+                rx_work <- new_work!("nitro_net::rx"),
             }),
             GFP_KERNEL,
         )?;
-        let ptr: *const Host = &*host;
+        let ptr = Arc::as_ptr(&host);
         // SAFETY: The card closes the socket (`close`) before it drops its
-        // reference to the host, so the host outlives every callback.
+        // reference to the host, so the host outlives every callback; the
+        // pointer is the `Arc`'s, which the callback borrows.
         unsafe { host.sock.set_receiver(ptr.cast(), crate::net::receive) };
         Ok(host)
     }
@@ -273,6 +322,39 @@ impl Host {
     /// Called once the host has no ENIs left, before it is dropped.
     pub(crate) fn close(&self) {
         self.sock.close();
+        // Nothing queues the worker any more: wait for its last run.
+        // SAFETY: `rx_work` is initialised and lives as long as `self`.
+        unsafe { bindings::flush_work(Work::raw_get(&self.rx_work)) };
+    }
+
+    /// Opens and delivers the queued datagrams, in the order they came,
+    /// until none is left.
+    fn drain_rx(&self) {
+        loop {
+            let mut batch = {
+                let mut q = self.rxq.lock();
+                // Busy: an inline opening runs, and queues us again after.
+                if q.busy || q.pending.is_empty() {
+                    return;
+                }
+                q.busy = true;
+                let spare = core::mem::take(&mut q.spare);
+                core::mem::replace(&mut q.pending, spare)
+            };
+            {
+                // The data path runs in RCU read-side sections: detach
+                // waits for them before an ENI's device goes.
+                let _rcu = rcu::read_lock();
+                for skb in batch.drain_all() {
+                    open_and_deliver(self, skb);
+                }
+            }
+            let mut q = self.rxq.lock();
+            q.busy = false;
+            if q.spare.capacity() < batch.capacity() {
+                q.spare = batch;
+            }
+        }
     }
 
     /// Whether the host's underlay is `addr` in namespace `net`.
@@ -682,8 +764,52 @@ fn encap(
 }
 
 /// The underlay receive path: a datagram (UDP header first) that arrived on
-/// `host`'s socket.
-pub(crate) fn receive(host: &Host, mut skb: Skb) {
+/// `host`'s socket, in softirq context.
+///
+/// Large datagrams are queued for the host's worker, so that opening and
+/// delivery run beside the sender's CPU, not after it on the same one (a
+/// sending stack runs the whole receive path in its own softirq
+/// otherwise). A small one is opened here if nothing of the host is
+/// waiting or being opened. Either way the host's datagrams are opened one
+/// at a time, in the order they came.
+pub(crate) fn receive(host: ArcBorrow<'_, Host>, skb: Skb) {
+    let mut q = host.rxq.lock();
+    if !q.busy && q.pending.is_empty() && skb.len() <= RX_INLINE_MAX {
+        q.busy = true;
+        drop(q);
+        // Softirq: already an RCU read-side section.
+        open_and_deliver(&host, skb);
+        let mut q = host.rxq.lock();
+        q.busy = false;
+        let more = !q.pending.is_empty();
+        drop(q);
+        if more {
+            kick(host);
+        }
+        return;
+    }
+    if q.pending.len() >= RX_BACKLOG {
+        drop(q);
+        host.bump(H::RxBacklog);
+        return;
+    }
+    let pushed = q.pending.push(skb, GFP_ATOMIC);
+    drop(q);
+    match pushed {
+        Ok(()) => kick(host),
+        // The datagram (in the error) goes.
+        Err(_) => host.bump(H::RxBacklog),
+    }
+}
+
+/// Queues `host`'s receive worker; if it is already queued and has not
+/// started, it takes what was added too.
+fn kick(host: ArcBorrow<'_, Host>) {
+    let _ = workqueue::system_unbound().enqueue(Arc::from(host));
+}
+
+/// Opens a datagram the socket queued and delivers its frame.
+fn open_and_deliver(host: &Host, mut skb: Skb) {
     let src = skb.ipv4_source();
     let outer = skb.offload();
     let opened = match skb.linear() {

@@ -15,7 +15,10 @@ use kernel::{
     bindings,
     error::from_err_ptr,
     prelude::*,
-    sync::atomic::{Atomic, Relaxed},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        ArcBorrow,
+    },
 };
 
 extern "C" {
@@ -184,7 +187,7 @@ impl UdpSock {
                 sport.to_be(),
                 (uapi_port()).to_be(),
                 false,
-                false,
+                true,
                 0,
             )
         };
@@ -239,8 +242,9 @@ pub(crate) unsafe extern "C" fn receive(sk: *mut c_void, skb: *mut bindings::sk_
         // Closing: the datagram goes.
         return 0;
     }
-    // SAFETY: The host outlives its socket's callbacks (`close` waits for
-    // them before the host can go).
-    crate::host::receive(unsafe { &*host }, skb);
+    // SAFETY: `host` is the data pointer of the card's `Arc`, which the
+    // card holds until the socket is closed (`close` waits for running
+    // callbacks before the host can go).
+    crate::host::receive(unsafe { ArcBorrow::from_raw(host) }, skb);
     0
 }

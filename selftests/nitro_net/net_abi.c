@@ -401,7 +401,7 @@ static void test_describe(__u32 h)
 			 i.peers == 0 && i.tx_sealed == 0 && i.rx_sealed == 0 && i.tx_plain == 0 &&
 			 i.rx_plain == 0 && i.rx_bad_auth == 0 && i.rx_replay == 0 &&
 			 i.rx_no_key == 0 && i.rx_not_allowed == 0 && i.rx_malformed == 0 &&
-			 i.tx_no_key == 0 && i.tx_errors == 0,
+			 i.tx_no_key == 0 && i.tx_errors == 0 && i.rx_backlog == 0,
 			 "host describe: size %u, host %u, underlay %s, nothing mapped, keyed or counted yet (rc %d)\n",
 			 i.size, i.host, inet_ntoa((struct in_addr){ .s_addr = i.underlay_ipv4 }), rc);
 
@@ -425,6 +425,18 @@ static void test_describe(__u32 h)
 	ksft_test_result(rc_big == 0 && rc_tail == -E2BIG && rc_out == -EINVAL,
 			 "host describe: a larger struct with a zero tail is answered (size %zu, tail untouched), a non-zero tail E2BIG, an output field set EINVAL (%d %d %d)\n",
 			 sizeof(big.i), rc_big, rc_tail, rc_out);
+
+	/* A caller built before rx_backlog (v0, 112 bytes) gets its 112. */
+	memset(&big, 0xa5, sizeof(big));
+	memset(&big.i, 0, NITRO_HOST_INFO_SIZE_VER0);
+	big.i.size = NITRO_HOST_INFO_SIZE_VER0;
+	big.i.host = h;
+	rc = xioctl(resized(NITRO_IOC_HOST_DESCRIBE, NITRO_HOST_INFO_SIZE_VER0), &big);
+	ksft_test_result(rc == 0 && big.i.size == sizeof(big.i) &&
+			 big.i.underlay_ipv4 == ip("192.0.2.1") &&
+			 big.i.rx_backlog == 0xa5a5a5a5a5a5a5a5ULL,
+			 "host describe v0 (%d bytes): answered, size says %u, nothing written past it (rc %d)\n",
+			 NITRO_HOST_INFO_SIZE_VER0, big.i.size, rc);
 }
 
 static void test_create_bad(void)
@@ -892,7 +904,7 @@ int main(void)
 	int rc;
 
 	ksft_print_header();
-	ksft_set_plan(42);
+	ksft_set_plan(43);
 	atexit(cleanup);
 	fd = open("/dev/" NITRO_CTRL_DEVICE, O_RDWR | O_CLOEXEC);
 	if (fd < 0)

@@ -452,6 +452,8 @@ struct nitro_host_create {
  * @rx_malformed: out: packets not in either format, dropped
  * @tx_no_key: out: frames to a Nitro peer with no key, dropped
  * @tx_errors: out: frames that could not be sent (no route, no memory)
+ * @rx_backlog: out: (v1) datagrams dropped because the host's receive
+ *	queue was full (more than 1024 waiting to be opened)
  */
 struct nitro_host_info {
 	__u32 size;
@@ -471,6 +473,7 @@ struct nitro_host_info {
 	__u64 rx_malformed;
 	__u64 tx_no_key;
 	__u64 tx_errors;
+	__u64 rx_backlog;
 };
 
 /* nitro_map.flags: the peer host is a Nitro host: frames to it are sealed. */
@@ -806,5 +809,7 @@ struct nitro_firmware_update {
 #define NITRO_HOST_INFO_SIZE_VER0 112
 #define NITRO_MAP_SIZE_VER0 32
 #define NITRO_PEER_KEY_SIZE_VER0 48
+/* Fourth sizes (the VPC card's receive queue). */
+#define NITRO_HOST_INFO_SIZE_VER1 120
 
 #endif /* _UAPI_LINUX_NITRO_H */

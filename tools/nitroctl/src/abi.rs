@@ -105,7 +105,7 @@ mod tests {
     fn vpc_layouts() {
         let sizes = [
             (size_of::<nitro_host_create>(), NITRO_HOST_CREATE_SIZE_VER0),
-            (size_of::<nitro_host_info>(), NITRO_HOST_INFO_SIZE_VER0),
+            (size_of::<nitro_host_info>(), NITRO_HOST_INFO_SIZE_VER1),
             (size_of::<nitro_map>(), NITRO_MAP_SIZE_VER0),
             (size_of::<nitro_peer_key>(), NITRO_PEER_KEY_SIZE_VER0),
         ];
@@ -123,6 +123,7 @@ mod tests {
         assert_eq!(offset_of!(nitro_host_info, tx_sealed), 24);
         assert_eq!(offset_of!(nitro_host_info, rx_not_allowed), 80);
         assert_eq!(offset_of!(nitro_host_info, tx_errors), 104);
+        assert_eq!(offset_of!(nitro_host_info, rx_backlog), 112);
         assert_eq!(offset_of!(nitro_map, host), 4);
         assert_eq!(offset_of!(nitro_map, vpc), 8);
         assert_eq!(offset_of!(nitro_map, ipv4), 12);

@@ -151,6 +151,8 @@ pub struct Host {
     pub tx_no_key: u64,
     /// Frames that could not be sent.
     pub tx_errors: u64,
+    /// Datagrams dropped because the receive queue was full.
+    pub rx_backlog: u64,
 }
 
 impl Host {
@@ -173,13 +175,14 @@ impl Host {
             rx_malformed: h.rx_malformed,
             tx_no_key: h.tx_no_key,
             tx_errors: h.tx_errors,
+            rx_backlog: h.rx_backlog,
         }
     }
 
     /// Human form: one field a line, in the ABI's order (the host, its
     /// tables, then the counters).
     pub fn human(&self) -> String {
-        let rows: [(&str, String); 16] = [
+        let rows: [(&str, String); 17] = [
             ("host", self.host.to_string()),
             ("underlay", self.underlay.clone()),
             ("enis", self.enis.to_string()),
@@ -196,6 +199,7 @@ impl Host {
             ("rx_malformed", self.rx_malformed.to_string()),
             ("tx_no_key", self.tx_no_key.to_string()),
             ("tx_errors", self.tx_errors.to_string()),
+            ("rx_backlog", self.rx_backlog.to_string()),
         ];
         let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         rows.iter().fold(String::new(), |mut out, (k, v)| {
@@ -636,6 +640,7 @@ mod tests {
             tx_sealed: 10,
             rx_not_allowed: 5,
             tx_errors: 7,
+            rx_backlog: 8,
             ..Default::default()
         };
         let h = Host::from_abi(&i);
@@ -645,10 +650,11 @@ mod tests {
             text.starts_with("host            2\nunderlay        192.0.2.1\nenis            3\n")
         );
         assert!(text.contains("\nrx_not_allowed  5\n"), "{text}");
-        assert!(text.ends_with("tx_errors       7\n"), "{text}");
+        assert!(text.contains("\ntx_errors       7\n"), "{text}");
+        assert!(text.ends_with("rx_backlog      8\n"), "{text}");
         assert_eq!(
             text.lines().count(),
-            16,
+            17,
             "every field of nitro_host_info but size"
         );
         let j = serde_json::to_value(&h).unwrap();
