@@ -5,12 +5,17 @@
 //! ESP also runs. (Kernel 7.3's `aes_gcm_*` library has no x86 GCM code: it
 //! makes two passes, CTR then GHASH, at a fraction of the speed.)
 //!
-//! Packets are sealed in place as one contiguous buffer, associated data
-//! first and tag last, which is also how the AEAD API lays them out; the
-//! request lives on the stack, as `SYNC_SKCIPHER_REQUEST_ON_STACK` does for
+//! The cipher reads a frame where it lies and writes straight into the
+//! buffer that is sent or delivered (scatterlists, `sg.rs`), associated
+//! data first and tag last, as the AEAD API lays packets out; the request
+//! lives on the stack, as `SYNC_SKCIPHER_REQUEST_ON_STACK` does for
 //! ciphers. The key is held by the transform only, which the crypto API
 //! wipes when it is freed.
 
+use crate::{
+    sg::{SgList, SG_FRAME},
+    skb::Skb,
+};
 use core::{
     ffi::{c_int, c_void},
     ptr::NonNull,
@@ -45,6 +50,8 @@ pub(crate) const NONCE_LEN: usize = 12;
 pub(crate) const KEY_LEN: usize = 32;
 /// `CRYPTO_ALG_ASYNC`: as a mask, asks for a synchronous implementation.
 const CRYPTO_ALG_ASYNC: u32 = 0x80;
+/// Entries of a list over one linear buffer (one; one spare).
+const SG_LINEAR: usize = 2;
 /// Room for a request on the stack (checked against the transform's size
 /// when a key is made).
 const REQ_BYTES: usize = 512;
@@ -92,45 +99,96 @@ impl GcmKey {
         Ok(key)
     }
 
-    /// Seals `buf` in place: `buf` is `ad_len` bytes of associated data,
-    /// the data, and [`TAG_LEN`] bytes the tag is written to. `buf` must be
-    /// in the kernel's linear map (a socket buffer's data).
-    pub(crate) fn seal(&self, buf: &mut [u8], ad_len: usize, nonce: &[u8; NONCE_LEN]) -> Result {
-        let data = buf.len().checked_sub(ad_len + TAG_LEN).ok_or(EINVAL)?;
-        let p = buf.as_mut_ptr();
-        self.run(p, buf.len(), p, buf.len(), ad_len, data, nonce, true)
+    /// Seals into `out`, which holds a header: `ad_len` bytes of
+    /// associated data, then the start of the plaintext. The whole of
+    /// `body` is the rest of the plaintext. Its ciphertext and the tag are
+    /// appended to `out`; the cipher reads `body` where it lies (head and
+    /// page fragments), so nothing is copied. On failure `out` is as it
+    /// was.
+    pub(crate) fn seal_skb(
+        &self,
+        out: &mut Skb,
+        ad_len: usize,
+        body: &Skb,
+        nonce: &[u8; NONCE_LEN],
+    ) -> Result {
+        let hdr = out.len();
+        let plain = hdr.checked_sub(ad_len).ok_or(EINVAL)? + body.len();
+        // SAFETY: The cipher writes every appended byte (the ciphertext of
+        // `plain` bytes, then the tag) or they are trimmed off below.
+        unsafe { out.put_unfilled(body.len() + TAG_LEN)? };
+        let sealed = (|| {
+            let mut src = SgList::<SG_FRAME>::new();
+            src.push(out, 0, hdr)?;
+            src.push(body, 0, body.len())?;
+            let mut dst = SgList::<SG_LINEAR>::new();
+            dst.push(out, 0, out.len())?;
+            // The header is in both lists, at the same address: the cipher
+            // turns its plaintext part into ciphertext in place, as ESP's
+            // own lists do with its header.
+            self.run(src.finish()?, dst.finish()?, ad_len, plain, nonce, true)
+        })();
+        if sealed.is_err() {
+            out.trim(hdr);
+        }
+        sealed
     }
 
-    /// Opens `src` (associated data of `ad_len` bytes, ciphertext, tag) into
-    /// `dst` (associated data, plaintext: [`TAG_LEN`] bytes shorter).
-    /// `false` if it does not authenticate. Both in the linear map.
-    pub(crate) fn open(
+    /// Opens `len` bytes of `src` from `offset` (associated data of
+    /// `ad_len` bytes, ciphertext, tag; in any layout, a reassembled
+    /// datagram's too) into `out`, appended: the associated data, then the
+    /// plaintext. `false` if it does not authenticate or cannot be opened;
+    /// `out` is then as it was.
+    pub(crate) fn open_skb(
         &self,
-        dst: &mut [u8],
-        src: &[u8],
+        out: &mut Skb,
+        src: &Skb,
+        offset: usize,
+        len: usize,
         ad_len: usize,
         nonce: &[u8; NONCE_LEN],
     ) -> bool {
-        let Some(sealed) = src.len().checked_sub(ad_len) else {
-            return false;
-        };
-        if sealed < TAG_LEN || dst.len() + TAG_LEN != src.len() {
-            return false;
+        let before = out.len();
+        let opened = self.open_into(out, src, offset, len, ad_len, nonce).is_ok();
+        if !opened {
+            out.trim(before);
         }
-        let (d, s) = (dst.as_mut_ptr(), src.as_ptr().cast_mut());
-        self.run(s, src.len(), d, dst.len(), ad_len, sealed, nonce, false)
-            .is_ok()
+        opened
     }
 
-    /// One AEAD call from `src` to `dst` (each with its length), which the
-    /// callers take from slices (the same one, or a pair).
-    #[allow(clippy::too_many_arguments)]
+    /// [`GcmKey::open_skb`], which trims `out` back if this fails.
+    fn open_into(
+        &self,
+        out: &mut Skb,
+        src: &Skb,
+        offset: usize,
+        len: usize,
+        ad_len: usize,
+        nonce: &[u8; NONCE_LEN],
+    ) -> Result {
+        let sealed = len
+            .checked_sub(ad_len)
+            .filter(|n| *n >= TAG_LEN)
+            .ok_or(EINVAL)?;
+        let start = out.len();
+        // The associated data is copied (the cipher only reads it), then
+        // the plaintext is written behind it.
+        src.copy_out(offset, out.put(ad_len)?)?;
+        // SAFETY: The cipher writes each of these bytes, or the caller
+        // trims them off.
+        unsafe { out.put_unfilled(sealed - TAG_LEN)? };
+        let mut s = SgList::<SG_FRAME>::new();
+        s.push(src, offset, len)?;
+        let mut d = SgList::<SG_LINEAR>::new();
+        d.push(out, start, len - TAG_LEN)?;
+        self.run(s.finish()?, d.finish()?, ad_len, sealed, nonce, false)
+    }
+
+    /// One AEAD call from `src` to `dst`, lists made by the callers.
     fn run(
         &self,
-        src: *mut u8,
-        src_len: usize,
-        dst: *mut u8,
-        dst_len: usize,
+        src: *mut bindings::scatterlist,
+        dst: *mut bindings::scatterlist,
         ad_len: usize,
         cryptlen: usize,
         nonce: &[u8; NONCE_LEN],
@@ -139,28 +197,14 @@ impl GcmKey {
         let mut iv = *nonce;
         let mut req = ReqBuf([0; REQ_BYTES]);
         let req = req.0.as_mut_ptr().cast::<c_void>();
-        let mut sg_src = bindings::scatterlist::default();
-        let mut sg_dst = bindings::scatterlist::default();
-        // SAFETY: `src` and `dst` are valid for their lengths (the callers'
-        // slices, in the linear map); the lists are ours.
-        unsafe {
-            bindings::sg_init_one(&mut sg_src, src.cast(), src_len as u32);
-            bindings::sg_init_one(&mut sg_dst, dst.cast(), dst_len as u32);
-        }
         // The request's storage is zeroed (no completion callback, no
         // flags: a synchronous call) and large enough (checked in `new`).
-        // SAFETY: `req`, the lists, `iv` and the transform all live until
-        // the call below has returned.
+        // SAFETY: `req`, the lists (and the buffers they borrow), `iv` and
+        // the transform all live until the call below has returned.
         let r = unsafe {
             nitro_net_aead_req_tfm(req, self.tfm.as_ptr());
             nitro_net_aead_req_ad(req, ad_len as u32);
-            nitro_net_aead_req_crypt(
-                req,
-                &mut sg_src,
-                &mut sg_dst,
-                cryptlen as u32,
-                iv.as_mut_ptr(),
-            );
+            nitro_net_aead_req_crypt(req, src, dst, cryptlen as u32, iv.as_mut_ptr());
             if enc {
                 crypto_aead_encrypt(req)
             } else {

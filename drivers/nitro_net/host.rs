@@ -6,26 +6,30 @@
 //!
 //! Locking: each host has one IRQ-safe spinlock over its tables (ports,
 //! mapping entries, peer keys), taken by the transmit path, the underlay
-//! receive path (softirq) and the controller's requests. It is held only
-//! for lookups and counter updates: copies, encryption and delivery run
-//! outside it, on references (`Arc`) taken under it.
+//! receive path (softirq, or the host's receive worker) and the
+//! controller's requests. It is held only for lookups and counter updates:
+//! copies, encryption and delivery run outside it, on references (`Arc`)
+//! taken under it. A second one guards the receive queue, taken by the
+//! socket callback and the worker, never with the first held.
 
 use crate::{
     gcm::{GcmKey, NONCE_LEN, TAG_LEN},
     net::{NetNs, UdpSock, HEADROOM},
     netdev::Dev,
     replay::Replay,
+    sg::SG_FRAME,
     skb::{Offload, Skb},
     wire::{self, Arp, Frame, OffloadOpt, ARP_FRAME_LEN, ETH_LEN, GENEVE_LEN, SEAL_LEN},
+    wq::RxQueue,
 };
 use kernel::{
-    bindings, impl_has_work, new_spinlock_irq, new_work,
+    impl_has_work, new_spinlock_irq, new_work,
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
         rcu, Arc, ArcBorrow, SpinLockIrq,
     },
-    workqueue::{self, Work, WorkItem},
+    workqueue::{Work, WorkItem},
 };
 use nitro_ctrl::{
     bus::{EniSpec, HostInfo, MapSpec, Metrics, HOST_COUNTERS},
@@ -35,6 +39,8 @@ use nitro_ctrl::{
 /// Room in front of a frame the card hands to an ENI (`NET_IP_ALIGN`: the
 /// IPv4 header after the 14-byte Ethernet header lands aligned).
 const RX_HEADROOM: usize = 2;
+/// Length of the UDP header in front of a datagram the socket hands over.
+const UDP_LEN: usize = 8;
 /// Most mapping entries, and most keyed peers, per host.
 const MAPS_MAX: usize = uapi::NITRO_MAPS_MAX as usize;
 const PEERS_MAX: usize = uapi::NITRO_PEERS_MAX as usize;
@@ -226,7 +232,7 @@ const RX_INLINE_MAX: usize = 512;
 /// the queue's storage is reused. `busy` is set while datagrams of the
 /// host are being opened (by the worker, or inline): one at a time, so
 /// they are delivered in the order they came.
-struct RxQueue {
+struct RxPending {
     pending: KVec<Skb>,
     spare: KVec<Skb>,
     busy: bool,
@@ -245,9 +251,11 @@ pub(crate) struct Host {
     t: SpinLockIrq<Tables>,
     counts: [Atomic<u64>; HOST_COUNTERS],
     #[pin]
-    rxq: SpinLockIrq<RxQueue>,
+    rxq: SpinLockIrq<RxPending>,
     #[pin]
     rx_work: Work<Host>,
+    /// The card's receive queue, where `rx_work` runs.
+    wq: Arc<RxQueue>,
 }
 
 impl_has_work! {
@@ -281,7 +289,7 @@ enum Tx {
 impl Host {
     /// Makes host `id` at `underlay` in `net`, its socket opened there, and
     /// starts receiving.
-    pub(crate) fn new(id: u32, underlay: u32, net: NetNs) -> Result<Arc<Self>> {
+    pub(crate) fn new(id: u32, underlay: u32, net: NetNs, wq: Arc<RxQueue>) -> Result<Arc<Self>> {
         let sock = UdpSock::open(&net, underlay)?;
         let host = Arc::pin_init(
             pin_init!(Self {
@@ -299,7 +307,7 @@ impl Host {
                 ),
                 counts: [const { Atomic::new(0) }; HOST_COUNTERS],
                 rxq <- new_spinlock_irq!(
-                    RxQueue {
+                    RxPending {
                         pending: KVec::new(),
                         spare: KVec::new(),
                         busy: false,
@@ -307,13 +315,14 @@ impl Host {
                     "nitro_net::rxq"
                 ),
                 rx_work <- new_work!("nitro_net::rx"),
+                wq,
             }),
             GFP_KERNEL,
         )?;
+        // The pointer is the `Arc`'s, which the callback borrows.
         let ptr = Arc::as_ptr(&host);
         // SAFETY: The card closes the socket (`close`) before it drops its
-        // reference to the host, so the host outlives every callback; the
-        // pointer is the `Arc`'s, which the callback borrows.
+        // reference to the host, so the host outlives every callback.
         unsafe { host.sock.set_receiver(ptr.cast(), crate::net::receive) };
         Ok(host)
     }
@@ -323,8 +332,7 @@ impl Host {
     pub(crate) fn close(&self) {
         self.sock.close();
         // Nothing queues the worker any more: wait for its last run.
-        // SAFETY: `rx_work` is initialised and lives as long as `self`.
-        unsafe { bindings::flush_work(Work::raw_get(&self.rx_work)) };
+        crate::wq::flush(&self.rx_work);
     }
 
     /// Opens and delivers the queued datagrams, in the order they came,
@@ -677,7 +685,7 @@ type Seal = (Arc<GcmKey>, u32, u64);
 /// and a checksum left partial travel as they are, described by the offload
 /// option, and the receiving card hands them to its ENI the same way (as
 /// veth does between namespaces).
-fn send_sealed(port: &Port, skb: Skb, to: u32, seal: Seal, sport: u16) -> Result {
+fn send_sealed(port: &Port, mut skb: Skb, to: u32, seal: Seal, sport: u16) -> Result {
     let off = skb.offload();
     let opt = if off.partial != 0 || off.gso_size != 0 {
         // The ENI offers TSO for TCP/IPv4 only: the stack cuts the rest.
@@ -694,6 +702,8 @@ fn send_sealed(port: &Port, skb: Skb, to: u32, seal: Seal, sport: u16) -> Result
     } else {
         None
     };
+    // The cipher reads the frame where it lies, behind one header entry.
+    skb.fit_sg(SG_FRAME - 1)?;
     encap(port, &skb, to, Some(seal), opt.as_ref(), sport)?;
     skb.consume();
     Ok(())
@@ -741,18 +751,19 @@ fn encap(
         return Err(EMSGSIZE);
     }
     let mut out = Skb::alloc(HEADROOM, total)?;
-    {
+    if let Some((key, epoch, counter)) = &seal {
+        // The headers, then the frame sealed straight from where it lies.
+        let hdr = total - len - TAG_LEN;
+        let buf = out.put(hdr)?;
+        wire::seal_header(buf, *epoch, *counter);
+        wire::geneve(&mut buf[SEAL_LEN..], port.vpc, opt);
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(&buf[4..SEAL_LEN]);
+        key.seal_skb(&mut out, SEAL_LEN, skb, &nonce)?;
+    } else {
         let buf = out.put(total)?;
-        let start = if seal.is_some() { SEAL_LEN } else { 0 };
-        let data = &mut buf[start..start + body];
-        let glen = wire::geneve(data, port.vpc, opt);
-        skb.copy_out(0, &mut data[glen..])?;
-        if let Some((key, epoch, counter)) = &seal {
-            wire::seal_header(buf, *epoch, *counter);
-            let mut nonce = [0u8; NONCE_LEN];
-            nonce.copy_from_slice(&buf[4..SEAL_LEN]);
-            key.seal(buf, SEAL_LEN, &nonce)?;
-        }
+        let glen = wire::geneve(buf, port.vpc, opt);
+        skb.copy_out(0, &mut buf[glen..])?;
     }
     host.sock.send(&host.net, out, host.underlay, to, sport)?;
     host.bump(if seal.is_some() {
@@ -805,22 +816,26 @@ pub(crate) fn receive(host: ArcBorrow<'_, Host>, skb: Skb) {
 /// Queues `host`'s receive worker; if it is already queued and has not
 /// started, it takes what was added too.
 fn kick(host: ArcBorrow<'_, Host>) {
-    let _ = workqueue::system_unbound().enqueue(Arc::from(host));
+    let _ = host.wq.queue().enqueue(Arc::from(host));
 }
 
 /// Opens a datagram the socket queued and delivers its frame.
 fn open_and_deliver(host: &Host, mut skb: Skb) {
     let src = skb.ipv4_source();
     let outer = skb.offload();
-    let opened = match skb.linear() {
-        Ok(data) if data.len() > 8 => {
-            let p = &data[8..];
-            if p[0] == wire::SEAL_MARK {
-                open_sealed(host, src, p).map(|(vni, inner, opt)| (vni, inner, Some(opt)))
-            } else {
-                open_plain(host, src, p, &outer).map(|(vni, inner)| (vni, inner, None))
-            }
+    // The UDP header, then the sealed header (or the start of Geneve).
+    let mut head = [0u8; UDP_LEN + SEAL_LEN];
+    let n = skb.len().min(head.len());
+    let opened = match skb.copy_out(0, &mut head[..n]) {
+        Ok(()) if n > UDP_LEN && head[UDP_LEN] == wire::SEAL_MARK => {
+            open_sealed(host, src, &mut skb, &head[UDP_LEN..n])
+                .map(|(vni, inner, opt)| (vni, inner, Some(opt)))
         }
+        Ok(()) if n > UDP_LEN => match skb.linear() {
+            Ok(data) => open_plain(host, src, &data[UDP_LEN..], &outer)
+                .map(|(vni, inner)| (vni, inner, None)),
+            Err(_) => Err(H::RxMalformed),
+        },
         _ => Err(H::RxMalformed),
     };
     let result = opened.and_then(|(vni, inner, sealed)| deliver(host, src, vni, inner, sealed));
@@ -833,21 +848,28 @@ fn open_and_deliver(host: &Host, mut skb: Skb) {
     }
 }
 
-/// Opens a sealed packet `p` (UDP payload) from `src`: its VNI, frame and
-/// offload option.
-fn open_sealed(host: &Host, src: u32, p: &[u8]) -> Result<(u32, Skb, Option<OffloadOpt>), H> {
-    let (epoch, counter) = wire::parse_seal(p).ok_or(H::RxMalformed)?;
-    if p.len() < SEAL_LEN + GENEVE_LEN + ETH_LEN + TAG_LEN {
+/// Opens the sealed packet in datagram `skb` (UDP header first; `head`:
+/// the start of its payload) from `src`: its VNI, frame and offload
+/// option. The cipher reads the datagram where it lies, in as many pieces
+/// as it arrived in.
+fn open_sealed(
+    host: &Host,
+    src: u32,
+    skb: &mut Skb,
+    head: &[u8],
+) -> Result<(u32, Skb, Option<OffloadOpt>), H> {
+    let (epoch, counter) = wire::parse_seal(head).ok_or(H::RxMalformed)?;
+    let len = skb.len() - UDP_LEN;
+    if len < SEAL_LEN + GENEVE_LEN + ETH_LEN + TAG_LEN {
         return Err(H::RxMalformed);
     }
     let key = host.key_for(src, epoch).ok_or(H::RxNoKey)?;
     let mut nonce = [0u8; NONCE_LEN];
-    nonce.copy_from_slice(&p[4..SEAL_LEN]);
+    nonce.copy_from_slice(&head[4..SEAL_LEN]);
+    skb.fit_sg(SG_FRAME).map_err(|_| H::RxMalformed)?;
     // Opened with its header in front (the AEAD layout), which then goes.
-    let open_len = p.len() - TAG_LEN;
-    let mut inner = Skb::alloc(RX_HEADROOM, open_len).map_err(|_| H::RxMalformed)?;
-    let buf = inner.put(open_len).map_err(|_| H::RxMalformed)?;
-    if !key.open(buf, p, SEAL_LEN, &nonce) {
+    let mut inner = Skb::alloc(RX_HEADROOM, len - TAG_LEN).map_err(|_| H::RxMalformed)?;
+    if !key.open_skb(&mut inner, skb, UDP_LEN, len, SEAL_LEN, &nonce) {
         return Err(H::RxBadAuth);
     }
     inner.pull(SEAL_LEN);

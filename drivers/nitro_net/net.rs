@@ -242,9 +242,9 @@ pub(crate) unsafe extern "C" fn receive(sk: *mut c_void, skb: *mut bindings::sk_
         // Closing: the datagram goes.
         return 0;
     }
-    // SAFETY: `host` is the data pointer of the card's `Arc`, which the
-    // card holds until the socket is closed (`close` waits for running
-    // callbacks before the host can go).
+    // `host` is the data pointer of the card's `Arc`, held until the socket
+    // is closed (`close` waits for running callbacks before the host goes).
+    // SAFETY: So it may be borrowed as an `Arc` for this call.
     crate::host::receive(unsafe { ArcBorrow::from_raw(host) }, skb);
     0
 }

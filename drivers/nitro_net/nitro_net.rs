@@ -23,8 +23,10 @@ mod host;
 mod net;
 mod netdev;
 mod replay;
+mod sg;
 mod skb;
 mod wire;
+mod wq;
 
 use gcm::GcmKey;
 use host::{Host, Port};
@@ -75,10 +77,12 @@ impl State {
 struct VpcCard {
     #[pin]
     st: Mutex<State>,
+    /// Where the hosts' receive workers run.
+    rxq: Arc<wq::RxQueue>,
 }
 
 impl VpcCard {
-    fn create_host(st: &mut State, spec: &HostSpec) -> Result<u32> {
+    fn create_host(st: &mut State, spec: &HostSpec, rxq: &Arc<wq::RxQueue>) -> Result<u32> {
         let net = NetNs::from_fd(spec.netns_fd)?;
         if st.hosts.iter().any(|h| h.is_at(&net, spec.underlay)) {
             return Err(EEXIST);
@@ -87,7 +91,7 @@ impl VpcCard {
             .find(|n| st.hosts.iter().all(|h| h.id != *n))
             .ok_or(ENOSPC)?;
         st.hosts.reserve(1, GFP_KERNEL)?;
-        let host = Host::new(id, spec.underlay, net)?;
+        let host = Host::new(id, spec.underlay, net, rxq.clone())?;
         st.hosts.push(host, GFP_KERNEL)?;
         pr_info!("host {} up: underlay {:?}\n", id, Ipv4(spec.underlay));
         Ok(id)
@@ -189,7 +193,9 @@ impl Card for VpcCard {
     fn request(&self, req: &Request<'_>) -> Result<Reply> {
         let mut st = self.st.lock();
         match req {
-            Request::CreateHost(spec) => return Ok(Reply::Host(Self::create_host(&mut st, spec)?)),
+            Request::CreateHost(spec) => {
+                return Ok(Reply::Host(Self::create_host(&mut st, spec, &self.rxq)?))
+            }
             Request::DeleteHost(id) => Self::delete_host(&mut st, *id)?,
             Request::SetMap(m) => Self::set_map(&st, m)?,
             Request::DeleteMap(m) => st.host(m.host)?.delete_map(m.vpc, m.ipv4)?,
@@ -258,6 +264,7 @@ struct NitroNet {
 
 impl kernel::Module for NitroNet {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        let rxq = Arc::new(wq::RxQueue::new()?, GFP_KERNEL)?;
         let card: Arc<VpcCard> = Arc::pin_init(
             pin_init!(VpcCard {
                 st <- new_mutex!(
@@ -267,6 +274,7 @@ impl kernel::Module for NitroNet {
                     },
                     "nitro_net::card"
                 ),
+                rxq,
             }),
             GFP_KERNEL,
         )?;

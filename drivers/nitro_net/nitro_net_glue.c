@@ -5,6 +5,7 @@
 #include <linux/etherdevice.h>
 #include <linux/ethtool.h>
 #include <linux/netdevice.h>
+#include <linux/scatterlist.h>
 #include <linux/skbuff.h>
 #include <linux/ip.h>
 #include <linux/nsproxy.h>
@@ -266,4 +267,26 @@ void nitro_net_aead_req_crypt(struct aead_request *req, struct scatterlist *src,
 			      struct scatterlist *dst, unsigned int cryptlen, u8 *iv)
 {
 	aead_request_set_crypt(req, src, dst, cryptlen, iv);
+}
+
+/* sg_mark_end() is a static inline. */
+void nitro_net_sg_mark_end(struct scatterlist *sg)
+{
+	sg_mark_end(sg);
+}
+
+/* The skb_shared_info fields Rust counts scatterlist entries with. */
+unsigned int nitro_net_skb_nr_frags(const struct sk_buff *skb)
+{
+	return skb_shinfo(skb)->nr_frags;
+}
+
+struct sk_buff *nitro_net_skb_frag_list(const struct sk_buff *skb)
+{
+	return skb_shinfo(skb)->frag_list;
+}
+
+struct sk_buff *nitro_net_skb_next(const struct sk_buff *skb)
+{
+	return skb->next;
 }

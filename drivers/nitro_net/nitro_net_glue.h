@@ -88,4 +88,11 @@ void nitro_net_aead_req_ad(struct aead_request *req, unsigned int assoclen);
 void nitro_net_aead_req_crypt(struct aead_request *req, struct scatterlist *src,
 			      struct scatterlist *dst, unsigned int cryptlen, u8 *iv);
 
+/* Scatterlists over socket buffers (sg.rs, skb.rs). */
+struct scatterlist;
+void nitro_net_sg_mark_end(struct scatterlist *sg);
+unsigned int nitro_net_skb_nr_frags(const struct sk_buff *skb);
+struct sk_buff *nitro_net_skb_frag_list(const struct sk_buff *skb);
+struct sk_buff *nitro_net_skb_next(const struct sk_buff *skb);
+
 #endif

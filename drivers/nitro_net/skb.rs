@@ -37,6 +37,10 @@ extern "C" {
         len: c_int,
     ) -> c_int;
     fn nitro_net_consume_skb(skb: *mut bindings::sk_buff);
+    fn nitro_net_skb_nr_frags(skb: *const bindings::sk_buff) -> c_uint;
+    fn nitro_net_skb_frag_list(skb: *const bindings::sk_buff) -> *mut bindings::sk_buff;
+    fn nitro_net_skb_next(skb: *const bindings::sk_buff) -> *mut bindings::sk_buff;
+    fn skb_trim(skb: *mut bindings::sk_buff, len: c_uint);
 }
 
 /// A frame's offload state (`struct nitro_net_offload` of the glue).
@@ -122,6 +126,75 @@ impl Skb {
         let s = unsafe { core::slice::from_raw_parts_mut(p, len) };
         s.fill(0);
         Ok(s)
+    }
+
+    /// Appends `len` bytes without writing them, for a kernel function to
+    /// fill through a scatterlist (the cipher, in `gcm.rs`): nothing is
+    /// cleared that is about to be overwritten. `EMSGSIZE` if the buffer has
+    /// no room for them.
+    ///
+    /// # Safety
+    ///
+    /// The caller must have every one of these bytes written, or take them
+    /// off again with [`Skb::trim`], before the buffer is read, sent or
+    /// delivered.
+    pub(crate) unsafe fn put_unfilled(&mut self, len: usize) -> Result {
+        // SAFETY: We own the buffer.
+        if len > unsafe { nitro_net_skb_tailroom(self.0.as_ptr()) } as usize {
+            return Err(EMSGSIZE);
+        }
+        // SAFETY: We own the buffer, which has room (checked above).
+        unsafe { skb_put(self.0.as_ptr(), len as u32) };
+        Ok(())
+    }
+
+    /// Cuts the data to its first `len` bytes (no more than it has).
+    pub(crate) fn trim(&mut self, len: usize) {
+        // SAFETY: We own the buffer; `skb_trim` only ever shortens.
+        unsafe { skb_trim(self.0.as_ptr(), len.min(self.len()) as u32) };
+    }
+
+    /// The buffer, for a kernel function that reads it (a scatterlist is
+    /// made of it in `sg.rs`).
+    pub(crate) fn as_raw(&self) -> *mut bindings::sk_buff {
+        self.0.as_ptr()
+    }
+
+    /// At most how many scatterlist entries `skb_to_sgvec` makes of the
+    /// buffer: its head, each page fragment, and the same for each buffer
+    /// on its fragment list. `None` for a list nested deeper than that.
+    pub(crate) fn sg_entries(&self) -> Option<usize> {
+        /// Entries of `skb`, a buffer at nesting `depth` of one we own.
+        fn count(skb: *const bindings::sk_buff, depth: u32) -> Option<usize> {
+            if depth > 1 {
+                return None;
+            }
+            // SAFETY: `skb` is our buffer or on its fragment list, which
+            // is ours with it.
+            let (frags, mut next) = unsafe {
+                (
+                    nitro_net_skb_nr_frags(skb) as usize,
+                    nitro_net_skb_frag_list(skb),
+                )
+            };
+            let mut n = 1 + frags;
+            while !next.is_null() {
+                n += count(next, depth + 1)?;
+                // SAFETY: As above: a member of the fragment list.
+                next = unsafe { nitro_net_skb_next(next) };
+            }
+            Some(n)
+        }
+        count(self.0.as_ptr(), 0)
+    }
+
+    /// Makes the buffer linear if a scatterlist of it could need more than
+    /// `max` entries (a frame with a long fragment list).
+    pub(crate) fn fit_sg(&mut self, max: usize) -> Result {
+        if self.sg_entries().is_none_or(|n| n > max) {
+            self.linear()?;
+        }
+        Ok(())
     }
 
     /// Removes `len` bytes from the front (at most [`Skb::len`]).

@@ -661,6 +661,7 @@ mod tests {
         assert_eq!(j["host"], 2);
         assert_eq!(j["underlay"], "192.0.2.1");
         assert_eq!(j["tx_sealed"], 10);
-        assert_eq!(j.as_object().unwrap().len(), 16);
+        assert_eq!(j.as_object().unwrap().len(), 17);
+        assert_eq!(j["rx_backlog"], 8);
     }
 }
