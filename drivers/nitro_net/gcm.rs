@@ -149,39 +149,26 @@ impl GcmKey {
         nonce: &[u8; NONCE_LEN],
     ) -> bool {
         let before = out.len();
-        let opened = self.open_into(out, src, offset, len, ad_len, nonce).is_ok();
-        if !opened {
+        let Some(sealed) = len.checked_sub(ad_len).filter(|n| *n >= TAG_LEN) else {
+            return false;
+        };
+        let opened = (|| {
+            // The associated data is copied (the cipher only reads it),
+            // then the plaintext is written behind it.
+            src.copy_out(offset, out.put(ad_len)?)?;
+            // SAFETY: The cipher writes each of these bytes, or they are
+            // trimmed off below.
+            unsafe { out.put_unfilled(sealed - TAG_LEN)? };
+            let mut s = SgList::<SG_FRAME>::new();
+            s.push(src, offset, len)?;
+            let mut d = SgList::<SG_LINEAR>::new();
+            d.push(out, before, len - TAG_LEN)?;
+            self.run(s.finish()?, d.finish()?, ad_len, sealed, nonce, false)
+        })();
+        if opened.is_err() {
             out.trim(before);
         }
-        opened
-    }
-
-    /// [`GcmKey::open_skb`], which trims `out` back if this fails.
-    fn open_into(
-        &self,
-        out: &mut Skb,
-        src: &Skb,
-        offset: usize,
-        len: usize,
-        ad_len: usize,
-        nonce: &[u8; NONCE_LEN],
-    ) -> Result {
-        let sealed = len
-            .checked_sub(ad_len)
-            .filter(|n| *n >= TAG_LEN)
-            .ok_or(EINVAL)?;
-        let start = out.len();
-        // The associated data is copied (the cipher only reads it), then
-        // the plaintext is written behind it.
-        src.copy_out(offset, out.put(ad_len)?)?;
-        // SAFETY: The cipher writes each of these bytes, or the caller
-        // trims them off.
-        unsafe { out.put_unfilled(sealed - TAG_LEN)? };
-        let mut s = SgList::<SG_FRAME>::new();
-        s.push(src, offset, len)?;
-        let mut d = SgList::<SG_LINEAR>::new();
-        d.push(out, start, len - TAG_LEN)?;
-        self.run(s.finish()?, d.finish()?, ad_len, sealed, nonce, false)
+        opened.is_ok()
     }
 
     /// One AEAD call from `src` to `dst`, lists made by the callers.
