@@ -20,7 +20,7 @@ TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 ifeq ($(NITRO_IN_DEVROOT)$(KDIR),)
 
 # Outside the dev root: run the same goals inside it.
-PASS := $(foreach v,RUN V CLIPPY INSTALL_MOD_PATH DESTDIR,$(if $($(v)),$(v)='$($(v))'))
+PASS := $(foreach v,RUN V CLIPPY INSTALL_MOD_PATH DESTDIR BENCH_RUNTIME BENCH_NET_PATHS BENCH_RPS BENCH_PERF,$(if $($(v)),$(v)='$($(v))'))
 .DEFAULT_GOAL := all
 .PHONY: $(or $(MAKECMDGOALS),all)
 $(or $(MAKECMDGOALS),all):
@@ -85,7 +85,9 @@ bench: nitroctl
 	$(MAKE) -C $(BENCH_TREE) KDIR=$$($(TOP)/tools/kernel.sh path bench) LLVM=$(LLVM) modules
 	$(MAKE) -C $(BENCH_TREE)/tools/bench
 	$(BENCH_TREE)/tools/vm.sh $$($(TOP)/tools/kernel.sh path bench) \
-		run 'NITROCTL=$(NITROCTL) $(BENCH_TREE)/tools/bench/run.sh' | tee $(TOP)/build/bench.log
+		run 'BENCH_RUNTIME=$(BENCH_RUNTIME) BENCH_NET_PATHS="$(BENCH_NET_PATHS)" \
+		BENCH_RPS=$(BENCH_RPS) BENCH_PERF=$(BENCH_PERF) \
+		NITROCTL=$(NITROCTL) $(BENCH_TREE)/tools/bench/run.sh' | tee $(TOP)/build/bench.log
 
 # Installs the modules (depmod'ed, under $(INSTALL_MOD_PATH)/lib/modules) and
 # the block card's udev rule, as a package would.

@@ -24,7 +24,10 @@
 #
 # Standalone in the guest: tools/bench/net.sh (BENCH_RUNTIME=seconds per
 # measurement, default 5; BENCH_NET_PATHS="veth esp ours" for a subset;
-# BENCH_RPS=1 spreads every veth's receive over all CPUs, on every path).
+# BENCH_RPS=1 spreads every veth's receive over all CPUs, on every path;
+# BENCH_PERF=1 profiles the sealed path's iperf3 run with `perf record -a
+# -g` and prints its top symbols and its split by CPU and task after the
+# table: where the time goes, and how much of it is idle).
 # shellcheck disable=SC2317 # path_* (called by name) and cleanup (a trap)
 source "$(dirname "$0")/../../selftests/lib.sh"
 
@@ -143,10 +146,15 @@ stop() {
 # server's address. Sets tput[PATH] and rr[PATH] ("failed" if they could not
 # be measured).
 measure() {
-	local p=$1 c=$2 s=$3 a=$4 out
+	local p=$1 c=$2 s=$3 a=$4 out prof=
 	timeout $((RUNTIME + 60)) ip netns exec "$s" iperf3 -s -1 -p "$IPERF_PORT" >/dev/null 2>&1 &
 	srv=$!
 	if listening "$s" "$IPERF_PORT"; then
+		if [ "$p" = ours ] && [ "${BENCH_PERF:-0}" = 1 ]; then
+			timeout $((RUNTIME + 30)) perf record -q -a -g -o "$tmp/perf.data" \
+				-- sleep $((RUNTIME > 2 ? RUNTIME - 1 : 1)) >/dev/null 2>"$tmp/perf.err" &
+			prof=$!
+		fi
 		out=$(timeout $((RUNTIME + 30)) ip netns exec "$c" \
 			iperf3 -c "$a" -p "$IPERF_PORT" -t "$RUNTIME" -f m -J --connect-timeout 5000 2>/dev/null)
 		tput[$p]=$(python3 -c '
@@ -163,6 +171,7 @@ print(round(j["end"]["sum_received"]["bits_per_second"] / 1e6, 1))
 		tput[$p]=failed
 		echo "net.sh: $p: the iperf3 server did not start" >&2
 	fi
+	[ -n "$prof" ] && wait "$prof"
 	stop
 
 	timeout $((RUNTIME + 60)) ip netns exec "$s" python3 "$here/rr.py" server 0.0.0.0 "$RR_PORT" \
@@ -396,6 +405,19 @@ else
 	printf '%-32s %s\n' "crypto limit, 1420-byte packets" "failed (tcrypt)"
 fi
 [ -n "${ours_counters:-}" ] && echo "($ours_counters)"
+if [ "${BENCH_PERF:-0}" = 1 ]; then
+	echo
+	if [ -s "$tmp/perf.data" ]; then
+		echo "== profile of the sealed path's iperf3 run (perf record -a -g, all vCPUs; default_idle is idle time)"
+		perf report -i "$tmp/perf.data" --no-children --sort sym -g none --stdio 2>/dev/null |
+			grep -v -e '^#' -e '^$' | head -25
+		echo "-- by task and CPU"
+		perf report -i "$tmp/perf.data" --no-children --sort comm,cpu -g none --stdio 2>/dev/null |
+			grep -v -e '^#' -e '^$' | head -12
+	else
+		echo "== no profile: perf record failed ($(head -c 200 "$tmp/perf.err" 2>/dev/null | tr '\n' ' '); perf is linux-perf in the dev root)"
+	fi
+fi
 echo
 echo "== crypto limit: the kernel's AES-256-GCM (${gcm_drv:-driver unknown}), tcrypt, 1420-byte packets, one CPU"
 echo "   encryption ${enc:-?} Mbit/s, decryption ${dec:-?} Mbit/s; the limit is the slower"
