@@ -21,6 +21,7 @@ mod registry;
 pub mod state;
 pub mod uapi;
 mod user;
+pub mod wq;
 
 use kernel::{
     fs::File,

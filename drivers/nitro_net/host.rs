@@ -20,7 +20,6 @@ use crate::{
     sg::SG_FRAME,
     skb::{Offload, Skb},
     wire::{self, Arp, Frame, OffloadOpt, ARP_FRAME_LEN, ETH_LEN, GENEVE_LEN, SEAL_LEN},
-    wq::RxQueue,
 };
 use kernel::{
     impl_has_work, new_spinlock_irq, new_work,
@@ -34,6 +33,7 @@ use kernel::{
 use nitro_ctrl::{
     bus::{EniSpec, HostInfo, MapSpec, Metrics, HOST_COUNTERS},
     uapi,
+    wq::{self, OwnedQueue},
 };
 
 /// Room in front of a frame the card hands to an ENI (`NET_IP_ALIGN`: the
@@ -255,7 +255,7 @@ pub(crate) struct Host {
     #[pin]
     rx_work: Work<Host>,
     /// The card's receive queue, where `rx_work` runs.
-    wq: Arc<RxQueue>,
+    wq: Arc<OwnedQueue>,
 }
 
 impl_has_work! {
@@ -289,7 +289,12 @@ enum Tx {
 impl Host {
     /// Makes host `id` at `underlay` in `net`, its socket opened there, and
     /// starts receiving.
-    pub(crate) fn new(id: u32, underlay: u32, net: NetNs, wq: Arc<RxQueue>) -> Result<Arc<Self>> {
+    pub(crate) fn new(
+        id: u32,
+        underlay: u32,
+        net: NetNs,
+        wq: Arc<OwnedQueue>,
+    ) -> Result<Arc<Self>> {
         let sock = UdpSock::open(&net, underlay)?;
         let host = Arc::pin_init(
             pin_init!(Self {
@@ -332,7 +337,7 @@ impl Host {
     pub(crate) fn close(&self) {
         self.sock.close();
         // Nothing queues the worker any more: wait for its last run.
-        crate::wq::flush(&self.rx_work);
+        wq::flush_work(&self.rx_work);
     }
 
     /// Opens and delivers the queued datagrams, in the order they came,

@@ -17,6 +17,7 @@ use nitro_ctrl::bus::{
     self, Card, CardKind, DevName, EniSpec, HostInfo, HostSpec, MapSpec, Metrics, PeerKeySpec,
     Registration, Reply, Request,
 };
+use nitro_ctrl::wq::{Flags, OwnedQueue};
 
 mod gcm;
 mod host;
@@ -26,7 +27,6 @@ mod replay;
 mod sg;
 mod skb;
 mod wire;
-mod wq;
 
 use gcm::GcmKey;
 use host::{Host, Port};
@@ -78,11 +78,11 @@ struct VpcCard {
     #[pin]
     st: Mutex<State>,
     /// Where the hosts' receive workers run.
-    rxq: Arc<wq::RxQueue>,
+    rxq: Arc<OwnedQueue>,
 }
 
 impl VpcCard {
-    fn create_host(st: &mut State, spec: &HostSpec, rxq: &Arc<wq::RxQueue>) -> Result<u32> {
+    fn create_host(st: &mut State, spec: &HostSpec, rxq: &Arc<OwnedQueue>) -> Result<u32> {
         let net = NetNs::from_fd(spec.netns_fd)?;
         if st.hosts.iter().any(|h| h.is_at(&net, spec.underlay)) {
             return Err(EEXIST);
@@ -264,7 +264,13 @@ struct NitroNet {
 
 impl kernel::Module for NitroNet {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let rxq = Arc::new(wq::RxQueue::new()?, GFP_KERNEL)?;
+        // The receive queue: unbound (its workers run on whichever CPU is
+        // free, beside the sender's), high priority (a woken worker does not
+        // wait behind the applications it delivers to).
+        let rxq = Arc::new(
+            OwnedQueue::new(c"nitro_net_rx", Flags::UNBOUND | Flags::HIGHPRI)?,
+            GFP_KERNEL,
+        )?;
         let card: Arc<VpcCard> = Arc::pin_init(
             pin_init!(VpcCard {
                 st <- new_mutex!(

@@ -7,48 +7,30 @@
 //! under memory pressure always makes progress.
 
 use crate::{blk, volume::Volume};
-use core::ptr::NonNull;
 use kernel::{
-    bindings,
     block::mq,
     impl_has_work, new_work,
     prelude::*,
     sync::{aref::ARef, Arc},
-    workqueue::{Queue, Work, WorkItem},
+    workqueue::{Work, WorkItem},
 };
+use nitro_ctrl::wq::{Flags, OwnedQueue};
 
-/// An allocated work queue, destroyed (after draining) when dropped.
-pub(crate) struct IoQueue(NonNull<bindings::workqueue_struct>);
-
-// SAFETY: a workqueue may be used and destroyed from any thread.
-unsafe impl Send for IoQueue {}
-// SAFETY: queueing work is thread-safe.
-unsafe impl Sync for IoQueue {}
+/// The EBS card's queue: unbound, with a rescuer.
+pub(crate) struct IoQueue(OwnedQueue);
 
 impl IoQueue {
-    /// Allocates the queue `name`: unbound, with a rescuer.
+    /// Allocates the queue `name`.
     pub(crate) fn new(name: &CStr) -> Result<Self> {
-        // SAFETY: `name` is a NUL-terminated format without conversions.
-        let wq = unsafe {
-            bindings::alloc_workqueue_noprof(
-                name.as_char_ptr(),
-                bindings::wq_flags_WQ_MEM_RECLAIM | bindings::wq_flags_WQ_UNBOUND,
-                0,
-            )
-        };
-        Ok(Self(NonNull::new(wq).ok_or(ENOMEM)?))
-    }
-
-    /// The queue, to enqueue on.
-    fn queue(&self) -> &Queue {
-        // SAFETY: the queue lives until `self` is dropped.
-        unsafe { Queue::from_raw(self.0.as_ptr()) }
+        Ok(Self(OwnedQueue::new(
+            name,
+            Flags::MEM_RECLAIM | Flags::UNBOUND,
+        )?))
     }
 
     /// Waits until every work item queued so far has finished running.
     pub(crate) fn flush(&self) {
-        // SAFETY: the queue is live.
-        unsafe { bindings::__flush_workqueue(self.0.as_ptr()) };
+        self.0.flush();
     }
 
     /// Hands request `rq` of `vol` to a work item. On failure the request
@@ -66,16 +48,8 @@ impl IoQueue {
             }),
             GFP_ATOMIC,
         )?;
-        self.queue().enqueue(work);
+        self.0.queue().enqueue(work);
         Ok(())
-    }
-}
-
-impl Drop for IoQueue {
-    fn drop(&mut self) {
-        // SAFETY: the queue is live and dropped once; destroying it drains
-        // it first.
-        unsafe { bindings::destroy_workqueue(self.0.as_ptr()) };
     }
 }
 
