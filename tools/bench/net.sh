@@ -146,17 +146,17 @@ stop() {
 # server's address. Sets tput[PATH] and rr[PATH] ("failed" if they could not
 # be measured).
 measure() {
-	local p=$1 c=$2 s=$3 a=$4 out prof=
+	local p=$1 c=$2 s=$3 a=$4 out prof=()
 	timeout $((RUNTIME + 60)) ip netns exec "$s" iperf3 -s -1 -p "$IPERF_PORT" >/dev/null 2>&1 &
 	srv=$!
 	if listening "$s" "$IPERF_PORT"; then
-		if [ "$p" = ours ] && [ "${BENCH_PERF:-0}" = 1 ]; then
-			timeout $((RUNTIME + 30)) perf record -q -a -g -o "$tmp/perf.data" \
-				-- sleep $((RUNTIME > 2 ? RUNTIME - 1 : 1)) >/dev/null 2>"$tmp/perf.err" &
-			prof=$!
-		fi
-		out=$(timeout $((RUNTIME + 30)) ip netns exec "$c" \
-			iperf3 -c "$a" -p "$IPERF_PORT" -t "$RUNTIME" -f m -J --connect-timeout 5000 2>/dev/null)
+		# The profile spans exactly the client's run: perf starts it once
+		# it records (perf takes seconds to start under TCG).
+		[ "$p" = ours ] && [ "${BENCH_PERF:-0}" = 1 ] &&
+			prof=(perf record -q -a -g -o "$tmp/perf.data" --)
+		out=$(timeout $((RUNTIME + 60)) "${prof[@]}" ip netns exec "$c" \
+			iperf3 -c "$a" -p "$IPERF_PORT" -t "$RUNTIME" -f m -J --connect-timeout 5000 \
+			2>"$tmp/perf.err")
 		tput[$p]=$(python3 -c '
 import json, sys
 j = json.loads(sys.stdin.read())
@@ -171,7 +171,6 @@ print(round(j["end"]["sum_received"]["bits_per_second"] / 1e6, 1))
 		tput[$p]=failed
 		echo "net.sh: $p: the iperf3 server did not start" >&2
 	fi
-	[ -n "$prof" ] && wait "$prof"
 	stop
 
 	timeout $((RUNTIME + 60)) ip netns exec "$s" python3 "$here/rr.py" server 0.0.0.0 "$RR_PORT" \
