@@ -52,6 +52,30 @@ pub(crate) const KEY_LEN: usize = 32;
 const CRYPTO_ALG_ASYNC: u32 = 0x80;
 /// Entries of a list over one linear buffer (one; one spare).
 const SG_LINEAR: usize = 2;
+
+/// Most pieces of a sealed datagram laid out for IP fragmentation.
+pub(crate) const SPLIT_MAX: usize = 8;
+
+/// Entries of a list over a sealed datagram: its head and its pieces.
+const SG_SPLIT: usize = SPLIT_MAX + 1;
+
+/// How the ciphertext of a sealed datagram is laid out.
+pub(crate) enum Layout {
+    /// After the header, in the same linear buffer.
+    Linear,
+    /// The head filled up to `first` bytes, then pieces of `piece` bytes
+    /// with `headroom` (at most [`SPLIT_MAX`]): see
+    /// [`Skb::put_unfilled_split`].
+    Split {
+        /// Bytes in the head, header included.
+        first: usize,
+        /// Bytes in each piece (the last may be shorter).
+        piece: usize,
+        /// Room in front of each piece, for the IP and link headers.
+        headroom: usize,
+    },
+}
+
 /// Room for a request on the stack (checked against the transform's size
 /// when a key is made).
 const REQ_BYTES: usize = 512;
@@ -102,36 +126,43 @@ impl GcmKey {
     /// Seals into `out`, which holds a header: `ad_len` bytes of
     /// associated data, then the start of the plaintext. The whole of
     /// `body` is the rest of the plaintext. Its ciphertext and the tag are
-    /// appended to `out`; the cipher reads `body` where it lies (head and
-    /// page fragments), so nothing is copied. On failure `out` is as it
-    /// was.
+    /// appended to `out`, laid out as `layout` says, and `out` is returned;
+    /// the cipher reads `body` where it lies (head and page fragments), so
+    /// nothing is copied. On failure `out` is dropped.
     pub(crate) fn seal_skb(
         &self,
-        out: &mut Skb,
+        mut out: Skb,
         ad_len: usize,
         body: &Skb,
         nonce: &[u8; NONCE_LEN],
-    ) -> Result {
+        layout: Layout,
+    ) -> Result<Skb> {
         let hdr = out.len();
         let plain = hdr.checked_sub(ad_len).ok_or(EINVAL)? + body.len();
+        let len = body.len() + TAG_LEN;
         // SAFETY: The cipher writes every appended byte (the ciphertext of
-        // `plain` bytes, then the tag) or they are trimmed off below.
-        unsafe { out.put_unfilled(body.len() + TAG_LEN)? };
-        let sealed = (|| {
-            let mut src = SgList::<SG_FRAME>::new();
-            src.push(out, 0, hdr)?;
-            src.push(body, 0, body.len())?;
-            let mut dst = SgList::<SG_LINEAR>::new();
-            dst.push(out, 0, out.len())?;
-            // The header is in both lists, at the same address: the cipher
-            // turns its plaintext part into ciphertext in place, as ESP's
-            // own lists do with its header.
-            self.run(src.finish()?, dst.finish()?, ad_len, plain, nonce, true)
-        })();
-        if sealed.is_err() {
-            out.trim(hdr);
-        }
-        sealed
+        // `plain` bytes, then the tag); if anything fails, `out` is dropped
+        // on the way out, unread.
+        unsafe {
+            match layout {
+                Layout::Linear => out.put_unfilled(len)?,
+                Layout::Split {
+                    first,
+                    piece,
+                    headroom,
+                } => out.put_unfilled_split(len, first, piece, headroom)?,
+            }
+        };
+        let mut src = SgList::<SG_FRAME>::new();
+        src.push(&out, 0, hdr)?;
+        src.push(body, 0, body.len())?;
+        let mut dst = SgList::<SG_SPLIT>::new();
+        dst.push(&out, 0, out.len())?;
+        // The header is in both lists, at the same address: the cipher turns
+        // its plaintext part into ciphertext in place, as ESP's own lists do
+        // with its header.
+        self.run(src.finish()?, dst.finish()?, ad_len, plain, nonce, true)?;
+        Ok(out)
     }
 
     /// Opens `len` bytes of `src` from `offset` (associated data of

@@ -13,8 +13,8 @@
 //! socket callback and the worker, never with the first held.
 
 use crate::{
-    gcm::{GcmKey, NONCE_LEN, TAG_LEN},
-    net::{NetNs, UdpSock, HEADROOM},
+    gcm::{GcmKey, Layout, NONCE_LEN, SPLIT_MAX, TAG_LEN},
+    net::{NetNs, Route, UdpSock, HEADROOM},
     netdev::Dev,
     replay::Replay,
     sg::SG_FRAME,
@@ -751,32 +751,65 @@ fn encap(
     } else {
         body
     };
-    // One UDP datagram (its length is 16 bits, its 8-byte header included).
-    if total + 8 > usize::from(u16::MAX) {
+    // One IPv4 packet before fragmentation (its length is 16 bits, its
+    // 20-byte IP and 8-byte UDP headers included).
+    if total + 28 > usize::from(u16::MAX) {
         return Err(EMSGSIZE);
     }
-    let mut out = Skb::alloc(HEADROOM, total)?;
-    if let Some((key, epoch, counter)) = &seal {
-        // The headers, then the frame sealed straight from where it lies.
+    let rt = Route::lookup(&host.net, host.underlay, to)?;
+    let out = if let Some((key, epoch, counter)) = &seal {
+        // The headers, then the frame sealed straight from where it lies,
+        // into pieces that IP sends as its fragments when the datagram is
+        // larger than the route's MTU.
         let hdr = total - len - TAG_LEN;
+        let layout = split_layout(rt.mtu(), hdr, total);
+        let room = match layout {
+            Layout::Split { first, .. } => first,
+            Layout::Linear => total,
+        };
+        let mut out = Skb::alloc(HEADROOM, room)?;
         let buf = out.put(hdr)?;
         wire::seal_header(buf, *epoch, *counter);
         wire::geneve(&mut buf[SEAL_LEN..], port.vpc, opt);
         let mut nonce = [0u8; NONCE_LEN];
         nonce.copy_from_slice(&buf[4..SEAL_LEN]);
-        key.seal_skb(&mut out, SEAL_LEN, skb, &nonce)?;
+        key.seal_skb(out, SEAL_LEN, skb, &nonce, layout)?
     } else {
+        let mut out = Skb::alloc(HEADROOM, total)?;
         let buf = out.put(total)?;
         let glen = wire::geneve(buf, port.vpc, opt);
         skb.copy_out(0, &mut buf[glen..])?;
-    }
-    host.sock.send(&host.net, out, host.underlay, to, sport)?;
+        out
+    };
+    host.sock.send(rt, out, host.underlay, to, sport);
     host.bump(if seal.is_some() {
         H::TxSealed
     } else {
         H::TxPlain
     });
     Ok(())
+}
+
+/// How a sealed datagram of `total` bytes (its first `hdr` bytes the
+/// headers) is laid out for a route of MTU `mtu`: in one linear buffer if
+/// it fits in one packet (or would need more than [`SPLIT_MAX`] pieces),
+/// else cut where IPv4 fragments it. Each fragment carries a multiple of 8
+/// bytes behind a 20-byte IP header; the first also the 8-byte UDP header.
+fn split_layout(mtu: usize, hdr: usize, total: usize) -> Layout {
+    const IP_HLEN: usize = 20;
+    const UDP_HLEN: usize = 8;
+    let frag = mtu.saturating_sub(IP_HLEN) & !7;
+    let Some(first) = frag.checked_sub(UDP_HLEN).filter(|f| *f > hdr) else {
+        return Layout::Linear;
+    };
+    if total <= first || (total - first).div_ceil(frag) > SPLIT_MAX {
+        return Layout::Linear;
+    }
+    Layout::Split {
+        first,
+        piece: frag,
+        headroom: HEADROOM,
+    }
 }
 
 /// The underlay receive path: a datagram (UDP header first) that arrived on

@@ -9,7 +9,7 @@
 //! kernel's UDP tunnel helpers and released with them.
 
 use crate::{host::Host, skb::Skb};
-use core::ffi::{c_int, c_void};
+use core::ffi::{c_int, c_uint, c_void};
 use core::ptr::NonNull;
 use kernel::{
     bindings,
@@ -33,6 +33,8 @@ extern "C" {
     fn nitro_net_sk_user(sk: *mut c_void) -> *mut c_void;
     fn nitro_net_sock_sk(sock: *mut c_void) -> *mut c_void;
     fn nitro_net_route(net: *mut c_void, src: u32, dst: u32) -> *mut c_void;
+    fn nitro_net_rt_mtu(rt: *mut c_void) -> c_uint;
+    fn nitro_net_rt_put(rt: *mut c_void);
     fn udp_tunnel_xmit_skb(
         rt: *mut c_void,
         sk: *mut c_void,
@@ -165,13 +167,12 @@ impl UdpSock {
         unsafe { nitro_net_sk_user(sk) }
     }
 
-    /// Sends `payload` (a buffer with [`HEADROOM`]) from `src` to `dst`
-    /// (network byte order), UDP source port `sport`, destination 6081.
-    /// `ENETUNREACH`-style errors mean no route; the buffer is gone either
+    /// Sends `payload` (a buffer with [`HEADROOM`], its pieces too) on
+    /// route `rt` from `src` to `dst` (network byte order), UDP source port
+    /// `sport`, destination 6081. The route and the buffer are gone either
     /// way.
-    pub(crate) fn send(&self, net: &NetNs, payload: Skb, src: u32, dst: u32, sport: u16) -> Result {
-        // SAFETY: `net` holds a reference; returns a route or error pointer.
-        let rt = from_err_ptr(unsafe { nitro_net_route(net.as_ptr(), src, dst) })?;
+    pub(crate) fn send(&self, rt: Route, payload: Skb, src: u32, dst: u32, sport: u16) {
+        let rt = rt.into_raw();
         // SAFETY: `rt` is a route we own (the call consumes it, and the
         // buffer); our socket is open while `self` lives.
         unsafe {
@@ -191,7 +192,40 @@ impl UdpSock {
                 0,
             )
         };
-        Ok(())
+    }
+}
+
+/// An IPv4 route of a host's namespace, held until it is sent on
+/// ([`UdpSock::send`]) or dropped.
+pub(crate) struct Route(NonNull<c_void>);
+
+impl Route {
+    /// The route from `src` to `dst` (network byte order) in `net`;
+    /// `ENETUNREACH`-style errors mean there is none.
+    pub(crate) fn lookup(net: &NetNs, src: u32, dst: u32) -> Result<Self> {
+        // SAFETY: `net` holds a reference; returns a route or error pointer.
+        let rt = from_err_ptr(unsafe { nitro_net_route(net.as_ptr(), src, dst) })?;
+        Ok(Self(NonNull::new(rt).ok_or(EINVAL)?))
+    }
+
+    /// The route's MTU: the largest IPv4 packet that leaves unfragmented.
+    pub(crate) fn mtu(&self) -> usize {
+        // SAFETY: We hold the route.
+        unsafe { nitro_net_rt_mtu(self.0.as_ptr()) as usize }
+    }
+
+    /// Gives up the route (to a function that consumes it).
+    fn into_raw(self) -> *mut c_void {
+        let p = self.0.as_ptr();
+        core::mem::forget(self);
+        p
+    }
+}
+
+impl Drop for Route {
+    fn drop(&mut self) {
+        // SAFETY: We hold the route's reference, given back here once.
+        unsafe { nitro_net_rt_put(self.0.as_ptr()) };
     }
 }
 

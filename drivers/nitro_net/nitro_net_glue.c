@@ -290,3 +290,42 @@ struct sk_buff *nitro_net_skb_next(const struct sk_buff *skb)
 {
 	return skb->next;
 }
+
+/* The fields Rust links a datagram's pieces with (skb.rs). */
+void nitro_net_skb_set_frag_list(struct sk_buff *skb, struct sk_buff *list)
+{
+	skb_shinfo(skb)->frag_list = list;
+}
+
+void nitro_net_skb_set_next(struct sk_buff *skb, struct sk_buff *next)
+{
+	skb->next = next;
+}
+
+/* skb_len_add() is a static inline. */
+void nitro_net_skb_len_add(struct sk_buff *skb, unsigned int delta)
+{
+	skb_len_add(skb, delta);
+}
+
+unsigned int nitro_net_skb_truesize(const struct sk_buff *skb)
+{
+	return skb->truesize;
+}
+
+void nitro_net_skb_add_truesize(struct sk_buff *skb, unsigned int delta)
+{
+	skb->truesize += delta;
+}
+
+/* dst_mtu() is a static inline. */
+unsigned int nitro_net_rt_mtu(struct rtable *rt)
+{
+	return dst_mtu(&rt->dst);
+}
+
+/* ip_rt_put() is a static inline. */
+void nitro_net_rt_put(struct rtable *rt)
+{
+	ip_rt_put(rt);
+}

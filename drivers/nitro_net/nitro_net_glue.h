@@ -95,4 +95,15 @@ unsigned int nitro_net_skb_nr_frags(const struct sk_buff *skb);
 struct sk_buff *nitro_net_skb_frag_list(const struct sk_buff *skb);
 struct sk_buff *nitro_net_skb_next(const struct sk_buff *skb);
 
+/* A datagram built in pieces on its fragment list (skb.rs). */
+void nitro_net_skb_set_frag_list(struct sk_buff *skb, struct sk_buff *list);
+void nitro_net_skb_set_next(struct sk_buff *skb, struct sk_buff *next);
+void nitro_net_skb_len_add(struct sk_buff *skb, unsigned int delta);
+unsigned int nitro_net_skb_truesize(const struct sk_buff *skb);
+void nitro_net_skb_add_truesize(struct sk_buff *skb, unsigned int delta);
+
+/* An underlay route's MTU and release: static inlines (net.rs). */
+unsigned int nitro_net_rt_mtu(struct rtable *rt);
+void nitro_net_rt_put(struct rtable *rt);
+
 #endif

@@ -5,8 +5,10 @@
 //! `struct sk_buff` is opaque to Rust in kernel 7.3 and has no abstraction:
 //! the few accessors the card needs are C glue (`nitro_net_glue.c`). The
 //! card reads frames it is given with [`Skb::copy_out`] (which works on any
-//! layout) and builds every packet it sends in a fresh, linear buffer
-//! ([`Skb::alloc`], [`Skb::put`]).
+//! layout) and builds every packet it sends in a fresh buffer
+//! ([`Skb::alloc`], [`Skb::put`]): linear, or, for a sealed datagram larger
+//! than the underlay's MTU, in pieces cut where IP will fragment it
+//! ([`Skb::put_unfilled_split`]).
 
 use core::ffi::{c_int, c_uint, c_void};
 use core::ptr::NonNull;
@@ -41,6 +43,11 @@ extern "C" {
     fn nitro_net_skb_frag_list(skb: *const bindings::sk_buff) -> *mut bindings::sk_buff;
     fn nitro_net_skb_next(skb: *const bindings::sk_buff) -> *mut bindings::sk_buff;
     fn skb_trim(skb: *mut bindings::sk_buff, len: c_uint);
+    fn nitro_net_skb_set_frag_list(skb: *mut bindings::sk_buff, list: *mut bindings::sk_buff);
+    fn nitro_net_skb_set_next(skb: *mut bindings::sk_buff, next: *mut bindings::sk_buff);
+    fn nitro_net_skb_len_add(skb: *mut bindings::sk_buff, delta: c_uint);
+    fn nitro_net_skb_truesize(skb: *const bindings::sk_buff) -> c_uint;
+    fn nitro_net_skb_add_truesize(skb: *mut bindings::sk_buff, delta: c_uint);
 }
 
 /// A frame's offload state (`struct nitro_net_offload` of the glue).
@@ -148,9 +155,74 @@ impl Skb {
         Ok(())
     }
 
-    /// Cuts the data to its first `len` bytes (no more than it has).
+    /// Appends `len` bytes without writing them, as [`Skb::put_unfilled`],
+    /// laid out for IP fragmentation: the head takes bytes up to `first` in
+    /// all, the rest go in new buffers of `piece` bytes (the last one
+    /// shorter), each with `headroom` in front, on the fragment list. That
+    /// is the geometry `ip_do_fragment` sends as it is, each piece as one
+    /// fragment, where a linear datagram would be copied into new
+    /// fragments; and no allocation is larger than one piece. The buffer
+    /// must be linear and its fragment list empty (`EINVAL`).
+    ///
+    /// # Safety
+    ///
+    /// The caller must have every one of these bytes written before the
+    /// buffer is read or sent, or else drop it ([`Skb::trim`] does not take
+    /// pieces off). On an error, bytes may have been appended: the same
+    /// holds.
+    pub(crate) unsafe fn put_unfilled_split(
+        &mut self,
+        len: usize,
+        first: usize,
+        piece: usize,
+        headroom: usize,
+    ) -> Result {
+        if piece == 0 || self.sg_entries() != Some(1) {
+            return Err(EINVAL);
+        }
+        let head = first.saturating_sub(self.len()).min(len);
+        // SAFETY: The caller's contract is ours.
+        unsafe { self.put_unfilled(head)? };
+        let mut left = len - head;
+        let mut last: *mut bindings::sk_buff = core::ptr::null_mut();
+        while left > 0 {
+            let n = left.min(piece);
+            let mut p = Skb::alloc(headroom, n)?;
+            // SAFETY: The caller's contract covers these bytes too (they
+            // become part of `self` below).
+            unsafe { p.put_unfilled(n)? };
+            // SAFETY: `p` is a fresh buffer of ours with nothing else
+            // holding it.
+            let extra = unsafe { nitro_net_skb_truesize(p.as_raw()) }.saturating_sub(n as c_uint);
+            let p = p.into_raw();
+            // SAFETY: We own `self`, linear when we started, and `last` is
+            // the last buffer on its list (or there is none yet): `p`, whose
+            // ownership passes to `self`, goes at the end of the list, and
+            // `self` counts its bytes as non-linear data and its memory as
+            // its own, as `skb_gro_receive_list` does.
+            unsafe {
+                if last.is_null() {
+                    nitro_net_skb_set_frag_list(self.0.as_ptr(), p);
+                } else {
+                    nitro_net_skb_set_next(last, p);
+                }
+                nitro_net_skb_len_add(self.0.as_ptr(), n as c_uint);
+                nitro_net_skb_add_truesize(self.0.as_ptr(), extra);
+            }
+            last = p;
+            left -= n;
+        }
+        Ok(())
+    }
+
+    /// Cuts the data to its first `len` bytes (no more than it has). Only
+    /// a linear buffer is cut: one with pieces is left as it is.
     pub(crate) fn trim(&mut self, len: usize) {
-        // SAFETY: We own the buffer; `skb_trim` only ever shortens.
+        if self.sg_entries() != Some(1) {
+            return;
+        }
+        // SAFETY: We own the buffer, which is linear (checked above);
+        // `skb_trim` only ever shortens.
         unsafe { skb_trim(self.0.as_ptr(), len.min(self.len()) as u32) };
     }
 
