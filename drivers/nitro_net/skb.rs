@@ -120,13 +120,17 @@ impl Skb {
     }
 
     /// Appends `len` bytes (zeroed) and returns them; `EMSGSIZE` if the
-    /// buffer has no room for them.
+    /// buffer has no room for them (a buffer with pieces has none).
     pub(crate) fn put(&mut self, len: usize) -> Result<&mut [u8]> {
+        if len == 0 {
+            return Ok(&mut []);
+        }
         // SAFETY: We own the buffer.
         if len > unsafe { nitro_net_skb_tailroom(self.0.as_ptr()) } as usize {
             return Err(EMSGSIZE);
         }
-        // SAFETY: We own the buffer, which has room (checked above).
+        // SAFETY: We own the buffer, which has room (checked above), so it
+        // is linear (`skb_tailroom` is 0 for any other): `skb_put` allows it.
         let p = unsafe { skb_put(self.0.as_ptr(), len as u32) }.cast::<u8>();
         // SAFETY: `skb_put` returned `len` writable bytes inside the buffer,
         // borrowed for as long as `self` is.
@@ -146,11 +150,14 @@ impl Skb {
     /// off again with [`Skb::trim`], before the buffer is read, sent or
     /// delivered.
     pub(crate) unsafe fn put_unfilled(&mut self, len: usize) -> Result {
+        if len == 0 {
+            return Ok(());
+        }
         // SAFETY: We own the buffer.
         if len > unsafe { nitro_net_skb_tailroom(self.0.as_ptr()) } as usize {
             return Err(EMSGSIZE);
         }
-        // SAFETY: We own the buffer, which has room (checked above).
+        // SAFETY: As in `put`: room (checked above) means linear.
         unsafe { skb_put(self.0.as_ptr(), len as u32) };
         Ok(())
     }
