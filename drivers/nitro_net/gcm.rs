@@ -140,19 +140,24 @@ impl GcmKey {
         let hdr = out.len();
         let plain = hdr.checked_sub(ad_len).ok_or(EINVAL)? + body.len();
         let len = body.len() + TAG_LEN;
-        // SAFETY: The cipher writes every appended byte (the ciphertext of
-        // `plain` bytes, then the tag); if anything fails, `out` is dropped
-        // on the way out, unread.
-        unsafe {
-            match layout {
-                Layout::Linear => out.put_unfilled(len)?,
-                Layout::Split {
-                    first,
-                    piece,
-                    headroom,
-                } => out.put_unfilled_split(len, first, piece, headroom)?,
+        match layout {
+            Layout::Linear => {
+                // SAFETY: The cipher below writes every appended byte (the
+                // ciphertext of `plain` bytes, then the tag); if anything
+                // fails first, `out` is dropped on the way out, unread.
+                unsafe { out.put_unfilled(len)? }
             }
-        };
+            Layout::Split {
+                first,
+                piece,
+                headroom,
+            } => {
+                // SAFETY: As for the linear layout: the cipher writes each
+                // appended byte in the head and the pieces, or `out` is
+                // dropped unread.
+                unsafe { out.put_unfilled_split(len, first, piece, headroom)? }
+            }
+        }
         let mut src = SgList::<SG_FRAME>::new();
         src.push(&out, 0, hdr)?;
         src.push(body, 0, body.len())?;

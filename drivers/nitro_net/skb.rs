@@ -200,7 +200,8 @@ impl Skb {
             unsafe { p.put_unfilled(n)? };
             // SAFETY: `p` is a fresh buffer of ours with nothing else
             // holding it.
-            let extra = unsafe { nitro_net_skb_truesize(p.as_raw()) }.saturating_sub(n as c_uint);
+            let truesize = unsafe { nitro_net_skb_truesize(p.as_raw()) };
+            let extra = truesize.saturating_sub(n as c_uint);
             let p = p.into_raw();
             // SAFETY: We own `self`, linear when we started, and `last` is
             // the last buffer on its list (or there is none yet): `p`, whose
