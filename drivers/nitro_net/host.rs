@@ -795,19 +795,32 @@ fn encap(
 /// it fits in one packet (or would need more than [`SPLIT_MAX`] pieces),
 /// else cut where IPv4 fragments it. Each fragment carries a multiple of 8
 /// bytes behind a 20-byte IP header; the first also the 8-byte UDP header.
+/// The cuts also fall on AES block boundaries of the ciphertext (which
+/// starts [`SEAL_LEN`] bytes in, a multiple of 16): the cipher then never
+/// has a block that straddles two pieces, which it would have to bounce
+/// through a buffer of its own.
 fn split_layout(mtu: usize, hdr: usize, total: usize) -> Layout {
     const IP_HLEN: usize = 20;
     const UDP_HLEN: usize = 8;
-    let frag = mtu.saturating_sub(IP_HLEN) & !7;
-    let Some(first) = frag.checked_sub(UDP_HLEN).filter(|f| *f > hdr) else {
+    const BLOCK: usize = 16;
+    const _: () = assert!(SEAL_LEN % BLOCK == 0);
+    let room = mtu.saturating_sub(IP_HLEN);
+    // Multiples of 16, so of 8; the first fragment's 8 more bytes are the
+    // UDP header.
+    let piece = room & !(BLOCK - 1);
+    let Some(first) = room
+        .checked_sub(UDP_HLEN)
+        .map(|f| f & !(BLOCK - 1))
+        .filter(|f| *f > hdr)
+    else {
         return Layout::Linear;
     };
-    if total <= first || (total - first).div_ceil(frag) > SPLIT_MAX {
+    if total <= first || (total - first).div_ceil(piece) > SPLIT_MAX {
         return Layout::Linear;
     }
     Layout::Split {
         first,
-        piece: frag,
+        piece,
         headroom: HEADROOM,
     }
 }
