@@ -64,9 +64,16 @@ kmod() {
 	fi
 }
 
-# Kernel log lines printed since mark_log.
-mark_log() { log_mark=$(dmesg | wc -l); }
-new_log() { dmesg | tail -n +"$((log_mark + 1))"; }
+# Kernel log lines printed since mark_log. The mark is the last line
+# itself (its timestamp makes it unique), not a count of lines: once the
+# ring buffer is full, old lines go as new ones come and the count stays.
+# A mark that has left the ring gives every line still in it.
+mark_log() { log_mark=$(dmesg | tail -n 1); }
+new_log() {
+	dmesg | LOG_MARK="$log_mark" awk '
+		{ line[NR] = $0; if ($0 == ENVIRON["LOG_MARK"]) at = NR }
+		END { for (i = at + 1; i <= NR; i++) print line[i] }'
+}
 
 # Attaches volume $1 as device $2 with nitroctl; prints the disk's name
 # (the card logs it) once its node exists.
