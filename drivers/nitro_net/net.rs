@@ -10,7 +10,7 @@
 
 use crate::{host::Host, skb::Skb};
 use core::ffi::{c_int, c_uint, c_void};
-use core::ptr::NonNull;
+use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings,
     error::from_err_ptr,
@@ -35,6 +35,8 @@ extern "C" {
     fn nitro_net_route(net: *mut c_void, src: u32, dst: u32) -> *mut c_void;
     fn nitro_net_rt_mtu(rt: *mut c_void) -> c_uint;
     fn nitro_net_rt_put(rt: *mut c_void);
+    fn nitro_net_bh_disable();
+    fn nitro_net_bh_enable();
     fn udp_tunnel_xmit_skb(
         rt: *mut c_void,
         sk: *mut c_void,
@@ -170,8 +172,11 @@ impl UdpSock {
     /// Sends `payload` (a buffer with [`HEADROOM`], its pieces too) on
     /// route `rt` from `src` to `dst` (network byte order), UDP source port
     /// `sport`, destination 6081. The route and the buffer are gone either
-    /// way.
+    /// way. Callable in any context: it runs with bottom halves off, as
+    /// the IP output path requires (its per-CPU recursion counters), and the
+    /// softirqs it raises (an underlay veth's receive) run as it returns.
     pub(crate) fn send(&self, rt: Route, payload: Skb, src: u32, dst: u32, sport: u16) {
+        let _bh = BhOff::new();
         let rt = rt.into_raw();
         // SAFETY: `rt` is a route we own (the call consumes it, and the
         // buffer); our socket is open while `self` lives.
@@ -281,4 +286,27 @@ pub(crate) unsafe extern "C" fn receive(sk: *mut c_void, skb: *mut bindings::sk_
     // SAFETY: So it may be borrowed as an `Arc` for this call.
     crate::host::receive(unsafe { ArcBorrow::from_raw(host) }, skb);
     0
+}
+
+/// Bottom halves off on this CPU for as long as it lives
+/// (`local_bh_disable`); on again, running the softirqs raised meanwhile,
+/// when it drops. Not `Send`: it is dropped on the CPU and in the task that
+/// made it.
+struct BhOff(PhantomData<*mut ()>);
+
+impl BhOff {
+    fn new() -> Self {
+        // SAFETY: Allowed in any context but hard IRQ, which no caller of
+        // the card's send path is in; undone by `drop`.
+        unsafe { nitro_net_bh_disable() };
+        Self(PhantomData)
+    }
+}
+
+impl Drop for BhOff {
+    fn drop(&mut self) {
+        // SAFETY: Bottom halves were disabled by `new`, on this CPU and in
+        // this task (the type is not `Send`).
+        unsafe { nitro_net_bh_enable() };
+    }
 }

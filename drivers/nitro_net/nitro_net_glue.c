@@ -2,6 +2,7 @@
 /* C glue of nitro_net: see nitro_net_glue.h. */
 
 #include <crypto/aead.h>
+#include <linux/bottom_half.h>
 #include <linux/etherdevice.h>
 #include <linux/ethtool.h>
 #include <linux/netdevice.h>
@@ -322,6 +323,16 @@ void nitro_net_skb_add_truesize(struct sk_buff *skb, unsigned int delta)
 unsigned int nitro_net_rt_mtu(struct rtable *rt)
 {
 	return dst_mtu(&rt->dst);
+}
+
+void nitro_net_bh_disable(void)
+{
+	local_bh_disable();
+}
+
+void nitro_net_bh_enable(void)
+{
+	local_bh_enable();
 }
 
 /* ip_rt_put() is a static inline. */

@@ -106,4 +106,8 @@ void nitro_net_skb_add_truesize(struct sk_buff *skb, unsigned int delta);
 unsigned int nitro_net_rt_mtu(struct rtable *rt);
 void nitro_net_rt_put(struct rtable *rt);
 
+/* Bottom halves off and on around a send: static inlines (net.rs). */
+void nitro_net_bh_disable(void);
+void nitro_net_bh_enable(void);
+
 #endif
