@@ -3,7 +3,8 @@
 //! A work queue of the cards' own, for what 7.3's `kernel::workqueue` does
 //! not cover: allocating a queue with flags (it only hands out the system
 //! queues), destroying it, and flushing a queue or one work item. The block
-//! card's EBS I/O queue and the VPC card's receive queue are both this type.
+//! card's EBS I/O queue and the VPC card's queue (its hosts' transmit and
+//! receive workers) are both this type.
 
 use core::{ops::BitOr, ptr::NonNull};
 use kernel::{

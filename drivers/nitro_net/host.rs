@@ -9,10 +9,12 @@
 //! receive path (softirq, or the host's receive worker) and the
 //! controller's requests. It is held only for lookups and counter updates:
 //! copies, encryption and delivery run outside it, on references (`Arc`)
-//! taken under it. A second one guards the receive queue, taken by the
-//! socket callback and the worker, never with the first held.
+//! taken under it. Two more guard the transmit queue (taken by the
+//! transmit path, its worker and `ndo_stop`) and the receive queue (the
+//! socket callback and its worker), never with another held.
 
 use crate::{
+    fifo::Fifo,
     gcm::{GcmKey, Layout, NONCE_LEN, SPLIT_MAX, TAG_LEN},
     net::{NetNs, Route, UdpSock, HEADROOM},
     netdev::Dev,
@@ -47,6 +49,13 @@ const PEERS_MAX: usize = uapi::NITRO_PEERS_MAX as usize;
 /// Most datagrams waiting for a host's receive worker; more are dropped
 /// (as the kernel's own backlog does at `netdev_max_backlog`).
 const RX_BACKLOG: usize = 1024;
+/// Most sealed frames waiting for a host's transmit worker; more are
+/// dropped (the sockets they come from wait on their send buffers first).
+const TX_BACKLOG: usize = 1024;
+/// Largest frame sealed at once by the sender when nothing is waiting (an
+/// ACK, a request of a request/response exchange): a trip through the
+/// worker costs such a frame more than sealing it.
+const TX_INLINE_MAX: usize = 512;
 
 /// Counters of an ENI, in `ethtool -S` order.
 #[derive(Clone, Copy)]
@@ -172,6 +181,24 @@ impl Port {
         self.bump(how, 1);
     }
 
+    /// Counts a frame the guest sent that the card carried (`sent` is
+    /// `Ok`) or dropped.
+    fn count_sent(&self, len: usize, how: C, sent: Result) {
+        match sent {
+            Ok(()) => self.sent(len, how),
+            Err(_) => {
+                self.host.bump(H::TxErrors);
+                self.dev.tx_dropped();
+            }
+        }
+    }
+
+    /// Stops sending: waits until the frames of this ENI that wait to be
+    /// sealed are sent (see [`Host::stop_tx`]).
+    pub(crate) fn stop_tx(&self) {
+        self.host.stop_tx(self.eni);
+    }
+
     /// Counts a frame delivered to the guest.
     fn received(&self, len: usize) {
         self.dev.rx(len);
@@ -227,15 +254,14 @@ struct Tables {
 /// worker costs such a packet more than opening it.
 const RX_INLINE_MAX: usize = 512;
 
-/// Datagrams the underlay socket took, waiting for the host's receive
-/// worker, oldest first. `spare` keeps the worker's emptied batch, so that
-/// the queue's storage is reused. `busy` is set while datagrams of the
-/// host are being opened (by the worker, or inline): one at a time, so
-/// they are delivered in the order they came.
-struct RxPending {
-    pending: KVec<Skb>,
-    spare: KVec<Skb>,
-    busy: bool,
+/// A frame for a Nitro peer, waiting for the host's transmit worker to
+/// seal and send it: where it goes, as [`xmit`] found.
+struct TxJob {
+    port: Arc<Port>,
+    skb: Skb,
+    to: u32,
+    seal: Seal,
+    sport: u16,
 }
 
 /// A VPC card instance: one emulated Nitro host.
@@ -250,25 +276,56 @@ pub(crate) struct Host {
     #[pin]
     t: SpinLockIrq<Tables>,
     counts: [Atomic<u64>; HOST_COUNTERS],
+    /// Datagrams the socket took, waiting for the receive worker.
     #[pin]
-    rxq: SpinLockIrq<RxPending>,
+    rxq: SpinLockIrq<Fifo<Skb>>,
     #[pin]
-    rx_work: Work<Host>,
-    /// The card's receive queue, where `rx_work` runs.
+    rx_work: Work<Host, RX>,
+    /// Frames for Nitro peers, waiting for the transmit worker.
+    #[pin]
+    txq: SpinLockIrq<Fifo<TxJob>>,
+    #[pin]
+    tx_work: Work<Host, TX>,
+    /// The card's work queue, where both workers run.
     wq: Arc<OwnedQueue>,
 }
 
+/// Ids of a host's two work items.
+const RX: u64 = 0;
+const TX: u64 = 1;
+
 impl_has_work! {
-    impl HasWork<Self> for Host { self.rx_work }
+    impl HasWork<Self, RX> for Host { self.rx_work }
+    impl HasWork<Self, TX> for Host { self.tx_work }
 }
 
 /// The receive worker: opens and delivers what the socket queued, on
 /// whichever CPU the unbound work queue runs it (see [`receive`]).
-impl WorkItem for Host {
+impl WorkItem<RX> for Host {
     type Pointer = Arc<Host>;
 
     fn run(this: Arc<Host>) {
         this.drain_rx();
+    }
+}
+
+/// The transmit worker: seals and sends what the ENIs queued (see
+/// [`xmit`]), one batch per run, then queues itself again if more came:
+/// flushing it (when an ENI stops) waits for one batch, not for traffic of
+/// other ENIs to pause.
+impl WorkItem<TX> for Host {
+    type Pointer = Arc<Host>;
+
+    fn run(this: Arc<Host>) {
+        let Some(mut batch) = this.txq.lock().take() else {
+            return;
+        };
+        for job in batch.drain_all() {
+            send_job(job);
+        }
+        if this.txq.lock().release(Some(batch)) {
+            kick_tx(this.as_arc_borrow());
+        }
     }
 }
 
@@ -311,15 +368,10 @@ impl Host {
                     "nitro_net::host"
                 ),
                 counts: [const { Atomic::new(0) }; HOST_COUNTERS],
-                rxq <- new_spinlock_irq!(
-                    RxPending {
-                        pending: KVec::new(),
-                        spare: KVec::new(),
-                        busy: false,
-                    },
-                    "nitro_net::rxq"
-                ),
+                rxq <- new_spinlock_irq!(Fifo::new(), "nitro_net::rxq"),
                 rx_work <- new_work!("nitro_net::rx"),
+                txq <- new_spinlock_irq!(Fifo::new(), "nitro_net::txq"),
+                tx_work <- new_work!("nitro_net::tx"),
                 wq,
             }),
             GFP_KERNEL,
@@ -336,23 +388,36 @@ impl Host {
     /// Called once the host has no ENIs left, before it is dropped.
     pub(crate) fn close(&self) {
         self.sock.close();
-        // Nothing queues the worker any more: wait for its last run.
+        // Nothing queues the workers any more: wait for their last runs.
         wq::flush_work(&self.rx_work);
+        wq::flush_work(&self.tx_work);
+    }
+
+    /// Waits until the transmit worker has sent every frame of ENI `eni`
+    /// it holds. Called when the ENI's device stops, after the core has
+    /// waited for the device's transmissions in progress (so none is
+    /// queued any more): the frames it took are sent, not lost, and the
+    /// worker uses its device no more.
+    pub(crate) fn stop_tx(&self, eni: u64) {
+        loop {
+            let waiting = self.txq.lock().any(|job| job.port.eni == eni);
+            // Waits for the run in progress (which may hold frames of the
+            // ENI taken before the look), and for a queued one.
+            wq::flush_work(&self.tx_work);
+            if !waiting {
+                return;
+            }
+        }
     }
 
     /// Opens and delivers the queued datagrams, in the order they came,
-    /// until none is left.
+    /// until none is left. Another opening in progress (busy) queues the
+    /// worker again when it ends.
     fn drain_rx(&self) {
         loop {
-            let mut batch = {
-                let mut q = self.rxq.lock();
-                // Busy: an inline opening runs, and queues us again after.
-                if q.busy || q.pending.is_empty() {
-                    return;
-                }
-                q.busy = true;
-                let spare = core::mem::take(&mut q.spare);
-                core::mem::replace(&mut q.pending, spare)
+            // Not `while let`: its guard would live through the body.
+            let Some(mut batch) = self.rxq.lock().take() else {
+                return;
             };
             {
                 // The data path runs in RCU read-side sections: detach
@@ -362,11 +427,7 @@ impl Host {
                     open_and_deliver(self, skb);
                 }
             }
-            let mut q = self.rxq.lock();
-            q.busy = false;
-            if q.spare.capacity() < batch.capacity() {
-                q.spare = batch;
-            }
+            self.rxq.lock().release(Some(batch));
         }
     }
 
@@ -629,12 +690,12 @@ fn route(port: &Port, head: &[u8]) -> Tx {
 }
 
 /// The transmit path: a frame the guest sent on `port`.
-pub(crate) fn xmit(port: &Port, skb: Skb) {
+pub(crate) fn xmit(port: ArcBorrow<'_, Port>, skb: Skb) {
     let len = skb.len();
     let mut head = [0u8; ARP_FRAME_LEN];
     let n = len.min(head.len());
     let tx = match skb.copy_out(0, &mut head[..n]) {
-        Ok(()) => route(port, &head[..n]),
+        Ok(()) => route(&port, &head[..n]),
         Err(_) => Tx::Drop(C::Unsupported),
     };
     match tx {
@@ -657,20 +718,14 @@ pub(crate) fn xmit(port: &Port, skb: Skb) {
                 }
             }
         }
-        Tx::Remote(to, seal) => {
-            let how = if seal.is_some() { C::Sealed } else { C::Plain };
+        Tx::Remote(to, Some(seal)) => {
             let sport = wire::flow_port(&head[..n]);
-            let sent = match seal {
-                Some(seal) => send_sealed(port, skb, to, seal, sport),
-                None => send_plain(port, skb, to, sport),
-            };
-            match sent {
-                Ok(()) => port.sent(len, how),
-                Err(_) => {
-                    port.host.bump(H::TxErrors);
-                    port.dev.tx_dropped();
-                }
-            }
+            seal_or_queue(port, skb, to, seal, sport);
+        }
+        Tx::Remote(to, None) => {
+            let sport = wire::flow_port(&head[..n]);
+            let sent = send_plain(&port, skb, to, sport);
+            port.count_sent(len, C::Plain, sent);
         }
         Tx::Drop(why) => {
             port.bump(why, 1);
@@ -685,6 +740,63 @@ pub(crate) fn xmit(port: &Port, skb: Skb) {
 
 /// What seals one packet: the key, its epoch, and the counter taken.
 type Seal = (Arc<GcmKey>, u32, u64);
+
+/// Seals a frame for the Nitro peer at `to` and sends it: at once if it is
+/// small and nothing of the host waits, else through the host's transmit
+/// worker, so that the card, not the sending application's CPU, does the
+/// cipher's work. Either way the host's frames leave in the order they
+/// came. The frame keeps its socket's send-buffer charge until it is
+/// sealed, so a socket cannot fill the queue faster than the card drains.
+fn seal_or_queue(port: ArcBorrow<'_, Port>, skb: Skb, to: u32, seal: Seal, sport: u16) {
+    let host = &port.host;
+    let len = skb.len();
+    let mut q = host.txq.lock();
+    if len <= TX_INLINE_MAX && q.claim() {
+        drop(q);
+        let sent = send_sealed(&port, skb, to, seal, sport);
+        port.count_sent(len, C::Sealed, sent);
+        if host.txq.lock().release(None) {
+            kick_tx(host.as_arc_borrow());
+        }
+        return;
+    }
+    let job = TxJob {
+        port: Arc::from(port),
+        skb,
+        to,
+        seal,
+        sport,
+    };
+    let pushed = q.push(job, TX_BACKLOG);
+    drop(q);
+    match pushed {
+        Ok(()) => kick_tx(host.as_arc_borrow()),
+        Err(job) => {
+            drop(job);
+            port.count_sent(len, C::Sealed, Err(ENOBUFS));
+        }
+    }
+}
+
+/// The transmit worker's part: seals and sends one queued frame.
+fn send_job(job: TxJob) {
+    let TxJob {
+        port,
+        skb,
+        to,
+        seal,
+        sport,
+    } = job;
+    let len = skb.len();
+    let sent = send_sealed(&port, skb, to, seal, sport);
+    port.count_sent(len, C::Sealed, sent);
+}
+
+/// Queues `host`'s transmit worker; if it is already queued and has not
+/// started, it takes what was added too.
+fn kick_tx(host: ArcBorrow<'_, Host>) {
+    let _ = host.wq.queue().enqueue::<_, TX>(Arc::from(host));
+}
 
 /// Sends `skb` to the Nitro peer at `to`, sealed whole: a TCP super-packet
 /// and a checksum left partial travel as they are, described by the offload
@@ -836,38 +948,30 @@ fn split_layout(mtu: usize, hdr: usize, total: usize) -> Layout {
 /// at a time, in the order they came.
 pub(crate) fn receive(host: ArcBorrow<'_, Host>, skb: Skb) {
     let mut q = host.rxq.lock();
-    if !q.busy && q.pending.is_empty() && skb.len() <= RX_INLINE_MAX {
-        q.busy = true;
+    if skb.len() <= RX_INLINE_MAX && q.claim() {
         drop(q);
         // Softirq: already an RCU read-side section.
         open_and_deliver(&host, skb);
-        let mut q = host.rxq.lock();
-        q.busy = false;
-        let more = !q.pending.is_empty();
-        drop(q);
-        if more {
-            kick(host);
+        if host.rxq.lock().release(None) {
+            kick_rx(host);
         }
         return;
     }
-    if q.pending.len() >= RX_BACKLOG {
-        drop(q);
-        host.bump(H::RxBacklog);
-        return;
-    }
-    let pushed = q.pending.push(skb, GFP_ATOMIC);
+    let pushed = q.push(skb, RX_BACKLOG);
     drop(q);
     match pushed {
-        Ok(()) => kick(host),
-        // The datagram (in the error) goes.
-        Err(_) => host.bump(H::RxBacklog),
+        Ok(()) => kick_rx(host),
+        Err(skb) => {
+            drop(skb);
+            host.bump(H::RxBacklog);
+        }
     }
 }
 
 /// Queues `host`'s receive worker; if it is already queued and has not
 /// started, it takes what was added too.
-fn kick(host: ArcBorrow<'_, Host>) {
-    let _ = host.wq.queue().enqueue(Arc::from(host));
+fn kick_rx(host: ArcBorrow<'_, Host>) {
+    let _ = host.wq.queue().enqueue::<_, RX>(Arc::from(host));
 }
 
 /// Opens a datagram the socket queued and delivers its frame.

@@ -17,7 +17,11 @@ use crate::skb::Skb;
 use core::ffi::{c_int, c_uchar, c_uint, c_void};
 use core::ptr::NonNull;
 use kernel::ffi::c_char;
-use kernel::{bindings, prelude::*, sync::Arc};
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::{Arc, ArcBorrow},
+};
 use nitro_ctrl::bus::DevName;
 
 extern "C" {
@@ -236,10 +240,11 @@ impl Drop for NetDev {
 ///
 /// `dev` must be a registered device of this driver (the glue installs
 /// these callbacks on ours only), which keeps the port alive.
-unsafe fn port_of<'a>(dev: *mut bindings::net_device) -> &'a Port {
-    // SAFETY: Per the contract, the private area holds an `Arc<Port>`
-    // pointer for as long as the device is registered.
-    unsafe { &*(*nitro_net_priv(dev)).cast::<Port>() }
+unsafe fn port_of<'a>(dev: *mut bindings::net_device) -> ArcBorrow<'a, Port> {
+    // SAFETY: Per the contract, the private area holds a pointer from
+    // `Arc::into_raw` for as long as the device is registered, and gives
+    // that reference back only after unregistering it.
+    unsafe { ArcBorrow::from_raw((*nitro_net_priv(dev)).cast::<Port>()) }
 }
 
 /// `ndo_start_xmit`: the guest sends a frame.
@@ -262,11 +267,16 @@ extern "C" fn nitro_net_open(dev: *mut bindings::net_device) -> c_int {
     0
 }
 
-/// `ndo_stop`: carrier off.
+/// `ndo_stop`: carrier off, and the frames still waiting to be sealed go.
+/// The core calls it after it has waited for the device's transmissions in
+/// progress, and before `unregister_netdev` returns: the transmit worker
+/// never sends for a device that is gone.
 #[no_mangle]
 extern "C" fn nitro_net_stop(dev: *mut bindings::net_device) -> c_int {
     // SAFETY: As in `nitro_net_open`.
     unsafe { netif_carrier_off(dev) };
+    // SAFETY: One of our registered devices.
+    unsafe { port_of(dev) }.stop_tx();
     0
 }
 

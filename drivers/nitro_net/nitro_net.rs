@@ -19,6 +19,7 @@ use nitro_ctrl::bus::{
 };
 use nitro_ctrl::wq::{Flags, OwnedQueue};
 
+mod fifo;
 mod gcm;
 mod host;
 mod net;
@@ -77,12 +78,12 @@ impl State {
 struct VpcCard {
     #[pin]
     st: Mutex<State>,
-    /// Where the hosts' receive workers run.
-    rxq: Arc<OwnedQueue>,
+    /// Where the hosts' transmit and receive workers run.
+    wq: Arc<OwnedQueue>,
 }
 
 impl VpcCard {
-    fn create_host(st: &mut State, spec: &HostSpec, rxq: &Arc<OwnedQueue>) -> Result<u32> {
+    fn create_host(st: &mut State, spec: &HostSpec, wq: &Arc<OwnedQueue>) -> Result<u32> {
         let net = NetNs::from_fd(spec.netns_fd)?;
         if st.hosts.iter().any(|h| h.is_at(&net, spec.underlay)) {
             return Err(EEXIST);
@@ -91,7 +92,7 @@ impl VpcCard {
             .find(|n| st.hosts.iter().all(|h| h.id != *n))
             .ok_or(ENOSPC)?;
         st.hosts.reserve(1, GFP_KERNEL)?;
-        let host = Host::new(id, spec.underlay, net, rxq.clone())?;
+        let host = Host::new(id, spec.underlay, net, wq.clone())?;
         st.hosts.push(host, GFP_KERNEL)?;
         pr_info!("host {} up: underlay {:?}\n", id, Ipv4(spec.underlay));
         Ok(id)
@@ -194,7 +195,7 @@ impl Card for VpcCard {
         let mut st = self.st.lock();
         match req {
             Request::CreateHost(spec) => {
-                return Ok(Reply::Host(Self::create_host(&mut st, spec, &self.rxq)?))
+                return Ok(Reply::Host(Self::create_host(&mut st, spec, &self.wq)?))
             }
             Request::DeleteHost(id) => Self::delete_host(&mut st, *id)?,
             Request::SetMap(m) => Self::set_map(&st, m)?,
@@ -264,11 +265,12 @@ struct NitroNet {
 
 impl kernel::Module for NitroNet {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        // The receive queue: unbound (its workers run on whichever CPU is
-        // free, beside the sender's), high priority (a woken worker does not
-        // wait behind the applications it delivers to).
-        let rxq = Arc::new(
-            OwnedQueue::new(c"nitro_net_rx", Flags::UNBOUND | Flags::HIGHPRI)?,
+        // The card's work queue, where each host's transmit and receive
+        // workers run: unbound (they run on whichever CPU is free, beside
+        // the applications'), high priority (a woken worker does not wait
+        // behind the applications it serves).
+        let wq = Arc::new(
+            OwnedQueue::new(c"nitro_net", Flags::UNBOUND | Flags::HIGHPRI)?,
             GFP_KERNEL,
         )?;
         let card: Arc<VpcCard> = Arc::pin_init(
@@ -280,7 +282,7 @@ impl kernel::Module for NitroNet {
                     },
                     "nitro_net::card"
                 ),
-                rxq,
+                wq,
             }),
             GFP_KERNEL,
         )?;

@@ -25,7 +25,7 @@
 # shellcheck disable=SC2016,SC2034
 source "$(dirname "$0")/../lib.sh"
 
-ktap_header 42
+ktap_header 43
 here=$(cd "$(dirname "$0")" && pwd)
 wire=$here/wire.py
 w=$(mktemp -d /tmp/nitro-net.XXXXXX)
@@ -432,7 +432,7 @@ sleep 0.5
 ok '[ "$sp1" -ge $((sp0 + 3)) ] && [ "$rx1" -eq "$rx0" ] && { [ $changed != 0 ] || { [ $r_changed = 0 ] && [ "$sp2" -gt "$sp1" ]; }; } && replies gA1 10.1.0.2 2' \
 	"frames with a forged source MAC or ARP sender: dropped (tx_spoofed); with the guest's MAC changed (accepted: $([ $changed = 0 ] && echo yes || echo no)) nothing gets through; restored, it works"
 
-# 36-40: the lifecycle under traffic.
+# 36-41: the lifecycle under traffic.
 out=$(nctl host delete "$hA" 2>&1); rc=$?
 ok '[ $rc = 1 ] && [ "$(hc "$hA" enis)" -eq 3 ] && replies gA1 10.1.0.3 1' \
 	"host delete of a host with ENIs: exit 1 (EBUSY), the host goes on ($(head -1 <<<"$out"))"
@@ -449,6 +449,22 @@ ok '[ $drc = 0 ] && [ $crc != 124 ] && ! tip -n gB1 link show enib1 >/dev/null 2
 	"detach of b1 under iperf3: the detach returns, iperf3 ends by itself (exit $crc), the netdev is gone, the ENI is available"
 plug "$b1" hB gB1 10.1.0.3 enib1; rc=$?
 ok '[ $rc = 0 ] && replies gA1 10.1.0.3 3' "b1 attached again and moved into gB1: reachable"
+
+# The sender's device goes down under iperf3: ndo_stop waits until the
+# host's transmit worker has sent the frames of a1 it holds (none dropped).
+timeout 60 ip netns exec gB1 iperf3 -s -1 >/dev/null 2>&1 &
+srv=$!
+for _ in $(seq 50); do gx gB1 ss -Hntl | grep -q ':5201 ' && break; sleep 0.1; done
+te0=$(hc "$hA" tx_errors)
+timeout 60 ip netns exec gA1 iperf3 -c 10.1.0.3 -t 6 --snd-timeout 3000 >"$w/down.out" 2>&1 &
+cli=$!
+sleep 2
+tip -n gA1 link set enia1 down; dnrc=$?
+wait $cli; crc=$?
+kill $srv 2>/dev/null
+tip -n gA1 link set enia1 up; uprc=$?
+ok '[ $dnrc = 0 ] && [ $uprc = 0 ] && [ $crc != 124 ] && [ "$(hc "$hA" tx_errors)" = "$te0" ] && replies gA1 10.1.0.3 3' \
+	"a1, the sender, set down under iperf3: the down returns, iperf3 ends by itself (exit $crc), no frame dropped (tx_errors $te0), up again: reachable"
 
 timeout 60 ip netns exec gA1 "${PING[@]}" -q -i 0.01 -w 30 10.1.0.2 >/dev/null 2>&1 &
 timeout 60 ip netns exec gA1 "${PING[@]}" -q -i 0.01 -w 30 10.1.0.3 >/dev/null 2>&1 &
