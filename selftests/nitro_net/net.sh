@@ -224,7 +224,7 @@ rxq=$(gx gA1 sh -c 'ls -d /sys/class/net/enia1/queues/rx-* | wc -l')
 ok '[ "$txq" = "$possible" ] && [ "$rxq" = "$possible" ] && { [ "$(nproc)" = 1 ] || [ "$txq" -gt 1 ]; }' \
 	"one TX and one RX queue per possible CPU ($txq TX, $rxq RX, $possible possible, $(nproc) online)"
 
-# 11-14: one host: switching, isolation, no mapping, unsupported frames.
+# 11-15: one host: switching, isolation, no mapping, unsupported frames.
 local0=$(ec gA1 enia1 tx_local) sealed0=$(hc "$hA" tx_sealed) plain0=$(hc "$hA" tx_plain)
 tx0=$(st gA1 enia1 tx_packets) rx0=$(st gA2 enia2 rx_packets)
 replies gA1 10.1.0.2 3; rc=$?
@@ -255,7 +255,7 @@ sleep 0.3
 ok '[ "$(ec gA1 enia1 tx_unsupported)" -ge $((un0 + 2)) ] && [ "$(st gA2 enia2 rx_packets)" -eq "$rx0" ]' \
 	"an IPv6 frame and an IPv4 broadcast: dropped (tx_unsupported), a2 receives nothing"
 
-# 15-20: two Nitro hosts: mappings, then keys.
+# 16-21: two Nitro hosts: mappings, then keys.
 m=0
 nctl map set --host "$hA" --vpc 42 --ip 10.1.0.3 --mac $MB1 --underlay 192.0.2.2 --nitro >/dev/null || m=1
 nctl map set --host "$hA" --vpc 42 --ip 10.1.0.9 --mac $MP --underlay 198.51.100.2 >/dev/null || m=1
@@ -300,7 +300,7 @@ tip -n hA link set ulA mtu 9200; tip -n hB link set ulB mtu 9200
 ok '[ $mrc = 0 ] && [ $rc = 0 ] && js "d[\"end\"][\"sum_received\"][\"bytes\"] > 100000" <"$w/iperf-frag.json" && [ "$(hc "$hB" rx_sealed)" -gt $((s0 + 10)) ] && [ "$(hc "$hB" rx_bad_auth)" -eq "$ba0" ] && [ "$(hc "$hB" rx_malformed)" -eq "$bm0" ]' \
 	"iperf3 across an underlay of MTU 1280: super-packets fragmented and reassembled open (rx_sealed rises; no bad_auth, no malformed)"
 
-# 21-24: on the wire.
+# 22-26: on the wire.
 cap_start hA ulA "$w/ab.pcap"; crc=$?
 replies gA1 10.1.0.3 5 -i 0.2 -s 1000 -p 5a; rc=$?
 cap_stop
@@ -326,7 +326,7 @@ gx gA1 iperf3 -c 10.1.0.9 -t 2 -J >"$w/iperf-plain.json" 2>/dev/null; rc=$?
 ok '[ $rc = 0 ] && js "d[\"end\"][\"sum_received\"][\"bytes\"] > 100000" <"$w/iperf-plain.json" && [ "$(hc "$hA" tx_plain)" -gt $((tp0 + 50)) ]' \
 	"iperf3 TCP from gA1 to the stock geneve peer: super-packets cut into frames with finished checksums ($(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bytes"])' "$w/iperf-plain.json" 2>/dev/null) bytes received)"
 
-# 25-30: what host A's socket refuses, sent from the underlay.
+# 27-32: what host A's socket refuses, sent from the underlay.
 na0=$(hc "$hA" rx_not_allowed) rp0=$(hc "$hA" rx_plain) rx0=$(st gA1 enia1 rx_packets)
 gx hB python3 "$wire" plain 192.0.2.2 192.0.2.1 42 $MB1 $MA1 10.1.0.3 10.1.0.1 >/dev/null
 gx hB python3 "$wire" plain 192.0.2.9 192.0.2.1 42 $MB1 $MA1 10.1.0.3 10.1.0.1 >/dev/null
@@ -362,7 +362,7 @@ sleep 0.3
 ok '[ "$(hc "$hA" rx_no_key)" -ge $((nk0 + 1)) ] && replies gA1 10.1.0.3 2' \
 	"a sealed packet naming an epoch host A has no key for: rx_no_key; traffic still flows after all that"
 
-# 31-33: key rotation under traffic.
+# 33-35: key rotation under traffic.
 cap_start hA ulA "$w/rot.pcap"; crc=$?
 gx gA1 "${PING[@]}" -q -i 0.01 -c 500 -w 40 10.1.0.3 >"$w/rot.out" 2>&1 &
 pp=$!
@@ -405,7 +405,7 @@ out=$(nctl host key "$hA" --peer 192.0.2.2 --epoch 2 --key-file "$w/k1" 2>&1); r
 ok '[ $rc = 1 ] && replies gA1 10.1.0.3 2' \
 	"host key with an old epoch: exit 1 (ESTALE), the current key stays ($(head -1 <<<"$out"))"
 
-# 34-35: anti-spoofing.
+# 36-37: anti-spoofing.
 sp0=$(ec gA1 enia1 tx_spoofed) dr0=$(st gA1 enia1 tx_dropped)
 tip -n gA1 addr add 10.1.0.100/24 dev enia1
 no_reply gA1 10.1.0.2 -I 10.1.0.100; rc=$?
@@ -432,7 +432,7 @@ sleep 0.5
 ok '[ "$sp1" -ge $((sp0 + 3)) ] && [ "$rx1" -eq "$rx0" ] && { [ $changed != 0 ] || { [ $r_changed = 0 ] && [ "$sp2" -gt "$sp1" ]; }; } && replies gA1 10.1.0.2 2' \
 	"frames with a forged source MAC or ARP sender: dropped (tx_spoofed); with the guest's MAC changed (accepted: $([ $changed = 0 ] && echo yes || echo no)) nothing gets through; restored, it works"
 
-# 36-41: the lifecycle under traffic.
+# 38-43: the lifecycle under traffic.
 out=$(nctl host delete "$hA" 2>&1); rc=$?
 ok '[ $rc = 1 ] && [ "$(hc "$hA" enis)" -eq 3 ] && replies gA1 10.1.0.3 1' \
 	"host delete of a host with ENIs: exit 1 (EBUSY), the host goes on ($(head -1 <<<"$out"))"
