@@ -451,7 +451,8 @@ struct nitro_host_create {
  *	inner source mapped elsewhere), dropped
  * @rx_malformed: out: packets not in either format, dropped
  * @tx_no_key: out: frames to a Nitro peer with no key, dropped
- * @tx_errors: out: frames that could not be sent (no route, no memory)
+ * @tx_errors: out: frames that could not be sent (no route, no memory, or
+ *	the host's transmit queue full: 1024 waiting to be sealed)
  * @rx_backlog: out: (v1) datagrams dropped because the host's receive
  *	queue was full (more than 1024 waiting to be opened)
  */
