@@ -753,8 +753,7 @@ fn seal_or_queue(port: ArcBorrow<'_, Port>, skb: Skb, to: u32, seal: Seal, sport
     let mut q = host.txq.lock();
     if len <= TX_INLINE_MAX && q.claim() {
         drop(q);
-        let sent = send_sealed(&port, skb, to, seal, sport);
-        port.count_sent(len, C::Sealed, sent);
+        seal_and_count(&port, skb, to, seal, sport);
         if host.txq.lock().release(None) {
             kick_tx(host.as_arc_borrow());
         }
@@ -780,15 +779,13 @@ fn seal_or_queue(port: ArcBorrow<'_, Port>, skb: Skb, to: u32, seal: Seal, sport
 
 /// The transmit worker's part: seals and sends one queued frame.
 fn send_job(job: TxJob) {
-    let TxJob {
-        port,
-        skb,
-        to,
-        seal,
-        sport,
-    } = job;
+    seal_and_count(&job.port, job.skb, job.to, job.seal, job.sport);
+}
+
+/// Seals and sends a frame of `port`, and counts it as sent or dropped.
+fn seal_and_count(port: &Port, skb: Skb, to: u32, seal: Seal, sport: u16) {
     let len = skb.len();
-    let sent = send_sealed(&port, skb, to, seal, sport);
+    let sent = send_sealed(port, skb, to, seal, sport);
     port.count_sent(len, C::Sealed, sent);
 }
 

@@ -241,9 +241,8 @@ impl Drop for NetDev {
 /// `dev` must be a registered device of this driver (the glue installs
 /// these callbacks on ours only), which keeps the port alive.
 unsafe fn port_of<'a>(dev: *mut bindings::net_device) -> ArcBorrow<'a, Port> {
-    // SAFETY: Per the contract, the private area holds a pointer from
-    // `Arc::into_raw` for as long as the device is registered, and gives
-    // that reference back only after unregistering it.
+    // SAFETY: Per the contract, the private area holds an `Arc::into_raw`
+    // pointer, given back only after the device is unregistered.
     unsafe { ArcBorrow::from_raw((*nitro_net_priv(dev)).cast::<Port>()) }
 }
 
