@@ -96,9 +96,19 @@ impl IoctlCmd {
     /// Whether `self` names the same command as `other`: same type, number
     /// and direction, whatever struct size each was compiled with.
     pub const fn same_command(&self, other: u32) -> bool {
-        let o = Self::decode(other);
-        self.ty == o.ty && self.nr == o.nr && self.dir == o.dir
+        command_key(Self::encode(self)) == command_key(other)
     }
+
+    /// Puts the fields back together.
+    pub const fn encode(&self) -> u32 {
+        (self.dir << 30) | (self.size << 16) | (self.ty << 8) | self.nr
+    }
+}
+
+/// A command number without its size field: two builds of a caller with
+/// different struct sizes send the same command.
+pub const fn command_key(cmd: u32) -> u32 {
+    cmd & !(0x3fff << 16)
 }
 
 /// Bitmask of card kinds (`1 << kind`) for the kinds `1..=max_kind` that are

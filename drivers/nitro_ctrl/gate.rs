@@ -10,10 +10,11 @@
 //! `nitro_sec` is reloaded and measures again).
 
 use crate::{
-    bus::{self, CardKind, Tag, SHA384_LEN},
+    bus::{CardKind, Tag, SHA384_LEN},
+    controller::{self, Controller},
     uapi,
 };
-use kernel::prelude::*;
+use kernel::{new_mutex, prelude::*, sync::Mutex};
 
 /// One known-good digest.
 #[derive(Clone, Copy)]
@@ -22,7 +23,8 @@ pub(crate) struct Allowed {
     pub(crate) digest: [u8; SHA384_LEN],
 }
 
-pub(crate) struct Gate {
+/// What the gate's lock protects.
+struct GateState {
     state: u32,
     /// Registration id of the chip the state is about.
     chip: u64,
@@ -31,101 +33,114 @@ pub(crate) struct Gate {
     write_attempts: u64,
 }
 
-kernel::sync::global_lock! {
-    // SAFETY: `init` is called in the module initializer before the misc
-    // device is registered and before any card can register.
-    unsafe(uninit) static GATE: Mutex<Gate> = Gate {
-        state: uapi::NITRO_GATE_NO_CHIP,
-        chip: 0,
-        allow: KVec::new(),
-        failed: Tag::EMPTY,
-        write_attempts: 0,
-    };
+/// The boot gate.
+#[pin_data]
+pub(crate) struct Gate {
+    #[pin]
+    inner: Mutex<GateState>,
 }
 
-/// Initialises the gate. Called once from module init.
-pub(crate) fn init() {
-    // SAFETY: Called exactly once, from the module initializer.
-    unsafe { GATE.init() };
-}
+impl Gate {
+    /// A gate with no chip.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            inner <- new_mutex!(
+                GateState {
+                    state: uapi::NITRO_GATE_NO_CHIP,
+                    chip: 0,
+                    allow: KVec::new(),
+                    failed: Tag::EMPTY,
+                    write_attempts: 0,
+                },
+                "nitro_ctrl::gate"
+            ),
+        })
+    }
 
-/// Frees the allowlist at module exit.
-pub(crate) fn clear() {
-    GATE.lock().allow = KVec::new();
-}
+    /// Takes the gate's lock and lets it go (see
+    /// [`crate::controller::lockdep_probe`]).
+    pub(crate) fn touch_locks(&self) {
+        drop(self.inner.lock());
+    }
 
-/// A security chip registered: its measurements are new, the gate closes.
-pub(crate) fn chip_arrived(chip: u64) {
-    let mut g = GATE.lock();
-    g.state = uapi::NITRO_GATE_CLOSED;
-    g.chip = chip;
-    g.failed = Tag::EMPTY;
-    g.write_attempts = 0;
-    pr_info!("boot gate closed: firmware measured, waiting for verification\n");
-}
-
-/// The security chip left: nothing is measured any more.
-pub(crate) fn chip_left(chip: u64) {
-    let mut g = GATE.lock();
-    if g.chip == chip {
-        g.state = uapi::NITRO_GATE_NO_CHIP;
-        g.chip = 0;
+    /// A security chip registered: its measurements are new, the gate closes.
+    pub(crate) fn chip_arrived(&self, chip: u64) {
+        let mut g = self.inner.lock();
+        g.state = uapi::NITRO_GATE_CLOSED;
+        g.chip = chip;
         g.failed = Tag::EMPTY;
-        pr_info!("boot gate closed: no security chip\n");
+        g.write_attempts = 0;
+        pr_info!("boot gate closed: firmware measured, waiting for verification\n");
     }
-}
 
-/// The gate state, as in `enum nitro_gate_state`.
-pub(crate) fn state() -> u32 {
-    GATE.lock().state
-}
-
-/// Fails with `EACCES` (and says why in the log) unless the gate is open.
-/// `what` names the refused request.
-pub(crate) fn check(what: &str) -> Result {
-    let g = GATE.lock();
-    if g.state == uapi::NITRO_GATE_OPEN {
-        return Ok(());
+    /// The security chip left: nothing is measured any more.
+    pub(crate) fn chip_left(&self, chip: u64) {
+        let mut g = self.inner.lock();
+        if g.chip == chip {
+            g.state = uapi::NITRO_GATE_NO_CHIP;
+            g.chip = 0;
+            g.failed = Tag::EMPTY;
+            pr_info!("boot gate closed: no security chip\n");
+        }
     }
-    let why = match g.state {
-        uapi::NITRO_GATE_NO_CHIP => "no security chip (load nitro_sec)",
-        uapi::NITRO_GATE_QUARANTINED => "host quarantined: firmware did not match the allowlist",
-        _ => "firmware not verified yet (set the allowlist)",
-    };
-    pr_warn!("boot gate closed, refusing {}: {}\n", what, why);
-    Err(EACCES)
-}
 
-/// Status: (state, allowlist length, write attempts, failed component).
-pub(crate) fn status() -> (u32, usize, u64, Tag) {
-    let g = GATE.lock();
-    (g.state, g.allow.len(), g.write_attempts, g.failed)
-}
+    /// The gate state, as in `enum nitro_gate_state`.
+    pub(crate) fn state(&self) -> u32 {
+        self.inner.lock().state
+    }
 
-/// Counts, logs and gives `EPERM` for a refused firmware write; `via` names
-/// the interface it came through. The caller audits it (the ioctl
-/// dispatcher does, [`refuse_store_write`] does for the firmware store).
-pub(crate) fn write_refused(via: &str) -> Error {
-    let n = {
-        let mut g = GATE.lock();
-        g.write_attempts += 1;
-        g.write_attempts
-    };
-    pr_warn!(
-        "firmware write refused (write-deny) via {}, attempt {} by uid {}\n",
-        via,
-        n,
-        crate::kapi::current_uid()
-    );
-    EPERM
+    /// Fails with `EACCES` (and says why in the log) unless the gate is
+    /// open. `what` names the refused request.
+    pub(crate) fn check(&self, what: &str) -> Result {
+        let state = self.state();
+        if state == uapi::NITRO_GATE_OPEN {
+            return Ok(());
+        }
+        let why = match state {
+            uapi::NITRO_GATE_NO_CHIP => "no security chip (load nitro_sec)",
+            uapi::NITRO_GATE_QUARANTINED => {
+                "host quarantined: firmware did not match the allowlist"
+            }
+            _ => "firmware not verified yet (set the allowlist)",
+        };
+        pr_warn!("boot gate closed, refusing {}: {}\n", what, why);
+        Err(EACCES)
+    }
+
+    /// Status: (state, allowlist length, write attempts, failed component).
+    pub(crate) fn status(&self) -> (u32, usize, u64, Tag) {
+        let g = self.inner.lock();
+        (g.state, g.allow.len(), g.write_attempts, g.failed)
+    }
+
+    /// Counts, logs and gives `EPERM` for a refused firmware write; `via`
+    /// names the interface it came through. The caller audits it (the ioctl
+    /// dispatcher does, [`refuse_store_write`] does for the firmware store).
+    pub(crate) fn write_refused(&self, via: &str) -> Error {
+        let n = {
+            let mut g = self.inner.lock();
+            g.write_attempts += 1;
+            g.write_attempts
+        };
+        pr_warn!(
+            "firmware write refused (write-deny) via {}, attempt {} by uid {}\n",
+            via,
+            n,
+            crate::kapi::current_uid()
+        );
+        EPERM
+    }
 }
 
 /// The security chip's firmware store refused a write: counted, logged and
 /// audited as a firmware update, like the update ioctl. Gives `EPERM`.
 pub fn refuse_store_write(via: &str) -> Error {
-    let e = write_refused(via);
+    let Ok(ctrl) = controller::current() else {
+        return EPERM;
+    };
+    let e = ctrl.gate.write_refused(via);
     let op = crate::abi_rules::IoctlCmd::decode(uapi::NITRO_IOC_FIRMWARE_UPDATE).nr;
-    crate::audit::record(op, 0, &Err(e));
+    ctrl.audit.record(op, 0, &Err(e));
     e
 }
 
@@ -134,14 +149,17 @@ pub fn refuse_store_write(via: &str) -> Error {
 ///
 /// Errors: `ENODEV` without a chip, `EPERM` when already quarantined (only
 /// a new measurement, by reloading nitro_sec, can clear that).
-pub(crate) fn allow(list: KVec<Allowed>) -> Result<(u32, Tag)> {
-    let chip = bus::card_for(CardKind::Security)?;
-    let log = chip.measurements()?;
-    let mut g = GATE.lock();
+pub(crate) fn allow(ctrl: &Controller, list: KVec<Allowed>) -> Result<(u32, Tag)> {
+    // The chip is asked first, with no lock of the controller held.
+    let (chip, log) = {
+        let chip = ctrl.bus.card_for(CardKind::Security)?;
+        (chip.id(), chip.measurements()?)
+    };
+    let mut g = ctrl.gate.inner.lock();
     if g.state == uapi::NITRO_GATE_QUARANTINED {
         return Err(EPERM);
     }
-    if g.chip != chip.id() {
+    if g.chip != chip {
         return Err(ENODEV);
     }
     let mismatch = log.iter().find(|m| {
@@ -180,5 +198,5 @@ pub(crate) fn allow(list: KVec<Allowed>) -> Result<(u32, Tag)> {
 /// Whether the gate is open. Cards may check it as well, as a second line
 /// behind the controller's own check.
 pub fn is_open() -> bool {
-    GATE.lock().state == uapi::NITRO_GATE_OPEN
+    controller::current().is_ok_and(|c| c.gate.state() == uapi::NITRO_GATE_OPEN)
 }

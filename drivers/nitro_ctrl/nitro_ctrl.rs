@@ -14,6 +14,7 @@
 pub mod abi_rules;
 mod audit;
 pub mod bus;
+mod controller;
 pub mod gate;
 mod ioctl;
 mod kapi;
@@ -23,10 +24,14 @@ pub mod uapi;
 mod user;
 pub mod wq;
 
+pub use controller::lockdep_probe;
+
+use controller::{Controller, Published};
 use kernel::{
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     prelude::*,
+    sync::Arc,
 };
 
 module! {
@@ -47,37 +52,14 @@ module! {
     },
 }
 
-/// The module: the controller's state (statics, set up by [`Setup`]) and
-/// the registered misc device, which comes last so that no ioctl can arrive
-/// before the state exists.
-#[pin_data(PinnedDrop)]
+/// The module: the controller, published for the cards, and the misc
+/// device, registered last (so that no ioctl arrives before the controller
+/// exists) and removed first (fields drop in declaration order).
+#[pin_data]
 struct NitroCtrl {
-    _setup: Setup,
     #[pin]
     _misc: MiscDeviceRegistration<CtrlFile>,
-}
-
-/// Proof that the bus, the registry and the audit ring are initialised.
-struct Setup;
-
-impl Setup {
-    fn new() -> Result<Self> {
-        let max_volumes = limit(module_parameters::max_volumes.value(), "max_volumes")?;
-        let max_enis = limit(module_parameters::max_enis.value(), "max_enis")?;
-        bus::init();
-        gate::init();
-        registry::init(max_volumes, max_enis);
-        audit::init()?;
-        pr_info!(
-            "controller up: /dev/{} (ABI {}), at most {} volumes and {} ENIs\n",
-            "nitro_ctrl",
-            uapi::NITRO_ABI_VERSION,
-            max_volumes,
-            max_enis
-        );
-        bus::report();
-        Ok(Setup)
-    }
+    _published: Published,
 }
 
 /// A limit from a module parameter, checked.
@@ -90,10 +72,27 @@ fn limit(value: u32, what: &str) -> Result<usize> {
     }
 }
 
+/// Makes the controller and publishes it for the cards.
+fn start() -> Result<Published> {
+    let max_volumes = limit(module_parameters::max_volumes.value(), "max_volumes")?;
+    let max_enis = limit(module_parameters::max_enis.value(), "max_enis")?;
+    let ctrl = Controller::new(max_volumes, max_enis)?;
+    let published = Published::new(&ctrl)?;
+    pr_info!(
+        "controller up: /dev/{} (ABI {}), at most {} volumes and {} ENIs\n",
+        "nitro_ctrl",
+        uapi::NITRO_ABI_VERSION,
+        max_volumes,
+        max_enis
+    );
+    ctrl.bus.report();
+    Ok(published)
+}
+
 impl kernel::InPlaceModule for NitroCtrl {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            _setup: Setup::new()?,
+            _published: start()?,
             _misc <- MiscDeviceRegistration::register(MiscDeviceOptions {
                 name: c"nitro_ctrl",
             }),
@@ -101,31 +100,24 @@ impl kernel::InPlaceModule for NitroCtrl {
     }
 }
 
-#[pinned_drop]
-impl PinnedDrop for NitroCtrl {
-    fn drop(self: Pin<&mut Self>) {
-        // The statics outlive the module: free what they hold.
-        registry::clear();
-        audit::clear();
-        gate::clear();
-        bus::clear();
-    }
+/// One open file of `/dev/nitro_ctrl`: a reference to the controller, and
+/// nothing else. Every ioctl is self-contained, and privilege is checked
+/// on each call, not at open, so a descriptor handed to an unprivileged
+/// process is useless to it.
+struct CtrlFile {
+    ctrl: Arc<Controller>,
 }
-
-/// One open file of `/dev/nitro_ctrl`. It holds no state: every ioctl is
-/// self-contained, and privilege is checked on each call, not at open, so a
-/// descriptor handed to an unprivileged process is useless to it.
-struct CtrlFile;
 
 #[vtable]
 impl MiscDevice for CtrlFile {
     type Ptr = KBox<Self>;
 
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
-        Ok(KBox::new(CtrlFile, GFP_KERNEL)?)
+        let ctrl = controller::current()?;
+        Ok(KBox::new(CtrlFile { ctrl }, GFP_KERNEL)?)
     }
 
-    fn ioctl(_me: &CtrlFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        ioctl::dispatch(cmd, arg)
+    fn ioctl(me: &CtrlFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        ioctl::dispatch(&me.ctrl, cmd, arg)
     }
 }

@@ -11,11 +11,12 @@
 //! under the lock again (see `state.rs` for the transitions).
 
 use crate::{
-    bus::{self, CardHandle, CardKind, DevName, EniSpec, Request, Tag, VolumeSpec},
-    gate, kapi,
+    bus::{self, CardHandle, CardKind, CardName, DevName, EniSpec, Request, Tag, VolumeSpec},
+    controller::Controller,
+    kapi,
     state::{self, Op, Refusal, State},
 };
-use kernel::{prelude::*, rbtree::RBTree};
+use kernel::{new_mutex, prelude::*, rbtree::RBTree, sync::Mutex};
 
 impl From<Refusal> for Error {
     fn from(r: Refusal) -> Error {
@@ -39,13 +40,13 @@ pub(crate) struct Obj<S: Copy> {
     /// Registration id of its card.
     pub(crate) card: u64,
     /// Name of its card.
-    pub(crate) card_name: bus::Fixed<32>,
+    pub(crate) card_name: CardName,
 }
 
 /// The per-kind part of the registry.
-pub(crate) trait Spec: Copy + Send + 'static {
+pub(crate) trait Spec: Copy + Send + Unpin + 'static {
     /// Extra uniqueness constraints of the kind (MAC, VPC address).
-    type Index: Send;
+    type Index: Send + Unpin;
     /// The card kind that holds objects of this kind.
     fn card_kind(&self) -> CardKind;
     /// The object's id.
@@ -62,8 +63,15 @@ pub(crate) trait Spec: Copy + Send + 'static {
     const DEVICE_REQUIRED: bool;
     /// The bus request for `op` (create when `op` is `None`).
     fn request<'a>(&'a self, op: Option<Op>, device: &'a DevName) -> Request<'a>;
+    /// This kind's table.
+    fn table(registry: &Registry) -> &Mutex<Table<Self>>;
     /// Runs `f` with this kind's table locked.
-    fn with_table<R>(f: impl FnOnce(&mut Table<Self>) -> Result<R>) -> Result<R>;
+    fn with_table<R>(
+        registry: &Registry,
+        f: impl FnOnce(&mut Table<Self>) -> Result<R>,
+    ) -> Result<R> {
+        f(&mut Self::table(registry).lock())
+    }
     /// Records what the card said it did when it created the object.
     fn placed(&mut self, reply: &bus::Reply) {
         let _ = reply;
@@ -117,39 +125,68 @@ pub(crate) struct EniIndex {
     addrs: RBTree<(u32, u32), u64>,
 }
 
-kernel::sync::global_lock! {
-    // SAFETY: `init` is called in the module initializer before the misc
-    // device is registered and before any card can register. (The tables
-    // themselves are built by `init`: a tree has no const constructor.)
-    unsafe(uninit) static VOLUMES: Mutex<Option<Table<VolumeSpec>>> = None;
+/// Volumes and ENIs: one table per kind, each under its own lock.
+#[pin_data]
+pub(crate) struct Registry {
+    #[pin]
+    volumes: Mutex<Table<VolumeSpec>>,
+    #[pin]
+    enis: Mutex<Table<EniSpec>>,
 }
 
-kernel::sync::global_lock! {
-    // SAFETY: As for `VOLUMES`.
-    unsafe(uninit) static ENIS: Mutex<Option<Table<EniSpec>>> = None;
-}
+impl Registry {
+    /// Empty tables with room for `max_volumes` and `max_enis`.
+    pub(crate) fn new(max_volumes: usize, max_enis: usize) -> impl PinInit<Self> {
+        pin_init!(Self {
+            volumes <- new_mutex!(Table::new((), max_volumes), "nitro_ctrl::volumes"),
+            enis <- new_mutex!(
+                Table::new(
+                    EniIndex {
+                        macs: RBTree::new(),
+                        addrs: RBTree::new(),
+                    },
+                    max_enis,
+                ),
+                "nitro_ctrl::enis"
+            ),
+        })
+    }
 
-/// Initialises the registry with its limits. Called once from module init.
-pub(crate) fn init(max_volumes: usize, max_enis: usize) {
-    // SAFETY: Called exactly once, from the module initializer.
-    unsafe { VOLUMES.init() };
-    // SAFETY: As above.
-    unsafe { ENIS.init() };
-    *VOLUMES.lock() = Some(Table::new((), max_volumes));
-    *ENIS.lock() = Some(Table::new(
-        EniIndex {
-            macs: RBTree::new(),
-            addrs: RBTree::new(),
-        },
-        max_enis,
-    ));
-}
+    /// Takes each lock of the registry and lets it go (see
+    /// [`crate::controller::lockdep_probe`]).
+    pub(crate) fn touch_locks(&self) {
+        drop(self.volumes.lock());
+        drop(self.enis.lock());
+    }
 
-/// Empties the registry (module exit: no card is left, so nothing is
-/// attached anywhere; the records just go).
-pub(crate) fn clear() {
-    *VOLUMES.lock() = None;
-    *ENIS.lock() = None;
+    /// How many objects of the kind exist, and the most there may be.
+    pub(crate) fn count<S: Spec>(&self) -> (usize, usize) {
+        let t = S::table(self).lock();
+        (t.len, t.max)
+    }
+
+    /// Marks every object of card `card` lost: it left the bus. Called after
+    /// the card's last call returned, with no lock held.
+    pub(crate) fn card_left(&self, card: u64) {
+        fn mark<S: Spec>(registry: &Registry, card: u64) -> usize {
+            let mut t = S::table(registry).lock();
+            let mut n = 0;
+            for (_, o) in t.objs.iter_mut() {
+                if o.card == card && o.state != State::CardLost {
+                    o.state = State::CardLost;
+                    n += 1;
+                }
+            }
+            n
+        }
+        let n = mark::<VolumeSpec>(self, card) + mark::<EniSpec>(self, card);
+        if n > 0 {
+            pr_warn!(
+                "{} objects lost their card; only delete works on them now\n",
+                n
+            );
+        }
+    }
 }
 
 impl Spec for VolumeSpec {
@@ -182,8 +219,8 @@ impl Spec for VolumeSpec {
             Some(Op::Delete) => Request::DeleteVolume(self),
         }
     }
-    fn with_table<R>(f: impl FnOnce(&mut Table<Self>) -> Result<R>) -> Result<R> {
-        VOLUMES.lock().as_mut().map_or(Err(ENODEV), f)
+    fn table(registry: &Registry) -> &Mutex<Table<Self>> {
+        &registry.volumes
     }
 }
 
@@ -232,8 +269,8 @@ impl Spec for EniSpec {
             Some(Op::Delete) => Request::DeleteEni(self),
         }
     }
-    fn with_table<R>(f: impl FnOnce(&mut Table<Self>) -> Result<R>) -> Result<R> {
-        ENIS.lock().as_mut().map_or(Err(ENODEV), f)
+    fn table(registry: &Registry) -> &Mutex<Table<Self>> {
+        &registry.enis
     }
     fn placed(&mut self, reply: &bus::Reply) {
         // Host 0 asked the card to choose: remember the host it chose.
@@ -245,10 +282,11 @@ impl Spec for EniSpec {
 
 /// Creates an object: records it as creating, asks its card, records the
 /// answer. Gives the new id.
-pub(crate) fn create<S: Spec>(mut spec: S) -> Result<u64> {
-    gate::check("a create")?;
-    let card = bus::card_for(spec.card_kind())?;
-    S::with_table(|t| -> Result {
+pub(crate) fn create<S: Spec>(ctrl: &Controller, mut spec: S) -> Result<u64> {
+    ctrl.gate.check("a create")?;
+    let card = ctrl.bus.card_for(spec.card_kind())?;
+    let registry = &ctrl.registry;
+    S::with_table(registry, |t| -> Result {
         if t.len >= t.max {
             return Err(ENOSPC);
         }
@@ -287,7 +325,7 @@ pub(crate) fn create<S: Spec>(mut spec: S) -> Result<u64> {
     let result = card.request(&spec.request(None, &DevName::EMPTY));
     // Record the answer before letting go of the card: if it leaves the bus
     // now, it finds the object in its final state and marks it lost.
-    S::with_table(|t| {
+    S::with_table(registry, |t| {
         match (&result, t.objs.get_mut(&id)) {
             (Ok(reply), Some(o)) => {
                 if o.state == State::Creating {
@@ -305,11 +343,17 @@ pub(crate) fn create<S: Spec>(mut spec: S) -> Result<u64> {
 
 /// Attaches, detaches or deletes object `id` (`device`: the attachment
 /// name, for attach). Gives the attachment name used, for attach.
-pub(crate) fn change<S: Spec>(id: u64, op: Op, device: DevName) -> Result<DevName> {
+pub(crate) fn change<S: Spec>(
+    ctrl: &Controller,
+    id: u64,
+    op: Op,
+    device: DevName,
+) -> Result<DevName> {
     if op == Op::Attach {
-        gate::check("an attach")?;
+        ctrl.gate.check("an attach")?;
     }
-    let (spec, begin, card_id) = S::with_table(|t| -> Result<_> {
+    let registry = &ctrl.registry;
+    let (spec, begin, card_id) = S::with_table(registry, |t| -> Result<_> {
         let obj = *t.get_mut(id)?;
         let begin = state::begin(obj.state, op)?;
         if op == Op::Attach && !device.is_empty() && t.devices.get(&device).is_some() {
@@ -326,7 +370,7 @@ pub(crate) fn change<S: Spec>(id: u64, op: Op, device: DevName) -> Result<DevNam
         Ok((obj.spec, begin, obj.card))
     })?;
     let (result, card) = if begin.ask_card {
-        match bus::card(card_id) {
+        match ctrl.bus.card(card_id) {
             Ok(card) => (card.request(&spec.request(Some(op), &device)), Some(card)),
             Err(e) => (Err(e), None),
         }
@@ -338,7 +382,7 @@ pub(crate) fn change<S: Spec>(id: u64, op: Op, device: DevName) -> Result<DevNam
         Ok(bus::Reply::Attached(name)) if device.is_empty() => Some(*name),
         _ => None,
     };
-    let used = S::with_table(|t| -> Result<DevName> {
+    let used = S::with_table(registry, |t| -> Result<DevName> {
         let Ok(o) = t.get_mut(id) else {
             return Ok(DevName::EMPTY);
         };
@@ -379,15 +423,19 @@ pub(crate) fn change<S: Spec>(id: u64, op: Op, device: DevName) -> Result<DevNam
 }
 
 /// A copy of object `id`.
-pub(crate) fn describe<S: Spec>(id: u64) -> Result<Obj<S>> {
-    S::with_table(|t| t.get_mut(id).map(|o| *o))
+pub(crate) fn describe<S: Spec>(registry: &Registry, id: u64) -> Result<Obj<S>> {
+    S::with_table(registry, |t| t.get_mut(id).map(|o| *o))
 }
 
 /// Up to `cap` objects with ids above `after`, in id order, and whether
 /// more follow.
-pub(crate) fn list<S: Spec>(after: u64, cap: usize) -> Result<(KVVec<Obj<S>>, bool)> {
+pub(crate) fn list<S: Spec>(
+    registry: &Registry,
+    after: u64,
+    cap: usize,
+) -> Result<(KVVec<Obj<S>>, bool)> {
     let mut out = KVVec::with_capacity(cap, GFP_KERNEL)?;
-    let more = S::with_table(|t| -> Result<bool> {
+    let more = S::with_table(registry, |t| -> Result<bool> {
         let Some(start) = after.checked_add(1) else {
             return Ok(false);
         };
@@ -404,41 +452,11 @@ pub(crate) fn list<S: Spec>(after: u64, cap: usize) -> Result<(KVVec<Obj<S>>, bo
     Ok((out, more))
 }
 
-/// How many objects of the kind exist, and the most there may be.
-pub(crate) fn count<S: Spec>() -> (usize, usize) {
-    S::with_table(|t| Ok((t.len, t.max))).unwrap_or((0, 0))
-}
-
 /// The card that holds object `id`, for a metrics request.
-pub(crate) fn card_of<S: Spec>(id: u64) -> Result<CardHandle> {
-    let card = S::with_table(|t| t.get_mut(id).map(|o| (o.card, o.state)))?;
+pub(crate) fn card_of<'a, S: Spec>(ctrl: &'a Controller, id: u64) -> Result<CardHandle<'a>> {
+    let card = S::with_table(&ctrl.registry, |t| t.get_mut(id).map(|o| (o.card, o.state)))?;
     match card {
         (_, State::CardLost) => Err(ENODEV),
-        (card, _) => bus::card(card),
-    }
-}
-
-/// Marks every object of card `card` lost: it left the bus. Called after
-/// the card has drained, with no bus lock held.
-pub(crate) fn card_left(card: u64) {
-    fn mark<S: Spec>(card: u64) -> usize {
-        S::with_table(|t| {
-            let mut n = 0;
-            for (_, o) in t.objs.iter_mut() {
-                if o.card == card && o.state != State::CardLost {
-                    o.state = State::CardLost;
-                    n += 1;
-                }
-            }
-            Ok(n)
-        })
-        .unwrap_or(0)
-    }
-    let n = mark::<VolumeSpec>(card) + mark::<EniSpec>(card);
-    if n > 0 {
-        pr_warn!(
-            "{} objects lost their card; only delete works on them now\n",
-            n
-        );
+        (card, _) => ctrl.bus.card(card),
     }
 }

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The card side of the bus: the [`Card`] trait every card implements, and
+//! the typed requests, replies and counters that cross the bus.
+
+use super::spec::{DevName, EniSpec, HostSpec, MapSpec, PeerKeySpec, Tag, VolumeSpec};
+use crate::uapi;
+use kernel::prelude::*;
+
+/// Bins of a latency histogram (`NITRO_HIST_BINS`).
+pub const HIST_BINS: usize = uapi::NITRO_HIST_BINS as usize;
+
+/// Counters and sizes of a host, as `struct nitro_host_info` reports them.
+#[derive(Clone, Copy, Default)]
+pub struct HostInfo {
+    /// Underlay address, network byte order.
+    pub underlay: u32,
+    /// ENIs made on it.
+    pub enis: u32,
+    /// Mapping entries.
+    pub maps: u32,
+    /// Keyed peers.
+    pub peers: u32,
+    /// Counters, in `struct nitro_host_info` order from `tx_sealed`.
+    pub counters: [u64; HOST_COUNTERS],
+}
+
+/// Number of counters in `struct nitro_host_info`.
+pub const HOST_COUNTERS: usize = 12;
+
+/// A request from the controller to a card.
+pub enum Request<'a> {
+    /// Provision a volume.
+    CreateVolume(&'a VolumeSpec),
+    /// Attach it under the given device name.
+    AttachVolume(&'a VolumeSpec, &'a DevName),
+    /// Detach it.
+    DetachVolume(&'a VolumeSpec),
+    /// Deprovision it.
+    DeleteVolume(&'a VolumeSpec),
+    /// Provision an ENI.
+    CreateEni(&'a EniSpec),
+    /// Attach it; the name is empty when the card is to choose one.
+    AttachEni(&'a EniSpec, &'a DevName),
+    /// Detach it.
+    DetachEni(&'a EniSpec),
+    /// Deprovision it.
+    DeleteEni(&'a EniSpec),
+    /// Make a VPC card instance (a host).
+    CreateHost(&'a HostSpec),
+    /// Remove a host (it must have no ENIs).
+    DeleteHost(u32),
+    /// Add or replace a mapping entry.
+    SetMap(&'a MapSpec),
+    /// Remove a mapping entry (only host, VPC and address are meaningful).
+    DeleteMap(&'a MapSpec),
+    /// Install a peer key.
+    SetPeerKey(&'a PeerKeySpec),
+}
+
+/// A card's answer to a request it carried out.
+pub enum Reply {
+    /// Done.
+    Done,
+    /// Attached under this name (an ENI's interface name).
+    Attached(DevName),
+    /// Made this host; or, for an ENI, placed it on this host.
+    Host(u32),
+}
+
+/// Counters a card reports for one object, or for itself.
+#[derive(Clone, Copy, Default)]
+pub struct Metrics {
+    /// Block reads completed.
+    pub read_ops: u64,
+    /// Bytes read.
+    pub read_bytes: u64,
+    /// Time in reads, ns.
+    pub read_ns: u64,
+    /// Block writes completed.
+    pub write_ops: u64,
+    /// Bytes written.
+    pub write_bytes: u64,
+    /// Time in writes, ns.
+    pub write_ns: u64,
+    /// Packets received by the guest side.
+    pub rx_packets: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Packets sent by the guest side.
+    pub tx_packets: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Packets dropped.
+    pub drops: u64,
+    /// Requests being processed now (volumes).
+    pub queue_depth: u64,
+    /// Reads by latency (volumes): bin 0 under 1 us, bin i [2^(i-1), 2^i) us.
+    pub read_hist: [u64; HIST_BINS],
+    /// Writes by latency, the same way.
+    pub write_hist: [u64; HIST_BINS],
+}
+
+/// Length of a SHA-384 digest.
+pub const SHA384_LEN: usize = uapi::NITRO_SHA384_LEN as usize;
+
+/// Number of extend registers of the security chip.
+pub const FW_REGISTERS: usize = uapi::NITRO_FW_REGISTERS as usize;
+
+/// One entry of the security chip's measurement log.
+#[derive(Clone, Copy)]
+pub struct Measurement {
+    /// What was measured ("bios-rom", "acpi/DSDT", "smbios/DMI", ...).
+    pub component: Tag,
+    /// Bytes measured.
+    pub size: u64,
+    /// The register it was extended into.
+    pub reg: u32,
+    /// SHA-384 of the bytes.
+    pub digest: [u8; SHA384_LEN],
+}
+
+/// What a card does for the controller. Implemented by each card module.
+pub trait Card: Send + Sync {
+    /// How many objects (volumes, ENIs, measurements) the card holds now.
+    fn objects(&self) -> u32;
+
+    /// Carries out a request. An error leaves the object as it was: the
+    /// card must undo any partial work before returning it.
+    fn request(&self, req: &Request<'_>) -> Result<Reply> {
+        let _ = req;
+        Err(EOPNOTSUPP)
+    }
+
+    /// Counters of one of the card's objects.
+    fn metrics(&self, id: u64) -> Result<Metrics> {
+        let _ = id;
+        Err(ENOENT)
+    }
+
+    /// A host's counters (the VPC card; others have no hosts).
+    fn host_info(&self, host: u32) -> Result<HostInfo> {
+        let _ = host;
+        Err(ENODEV)
+    }
+
+    /// Counters of the whole card.
+    fn totals(&self) -> Metrics {
+        Metrics::default()
+    }
+
+    /// The security chip's measurement log (other cards have none).
+    fn measurements(&self) -> Result<KVec<Measurement>> {
+        Ok(KVec::new())
+    }
+
+    /// The security chip's extend registers.
+    fn registers(&self) -> [[u8; SHA384_LEN]; FW_REGISTERS] {
+        [[0; SHA384_LEN]; FW_REGISTERS]
+    }
+}

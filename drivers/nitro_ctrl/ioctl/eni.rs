@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `NITRO_IOC_ENI_*`: create, describe and list (attach, detach and delete
+//! are shared with volumes, in `ioctl.rs`).
+
+use super::{common, ensure, field, finish_create, keyed, split};
+use crate::{
+    abi_rules::all_zero,
+    bus::EniSpec,
+    controller::Controller,
+    kapi,
+    registry::{self, Obj},
+    state, uapi,
+    user::InOut,
+};
+use kernel::{prelude::*, transmute::AsBytes};
+
+/// `NITRO_IOC_ENI_CREATE`.
+pub(super) fn create(ctrl: &Controller, arg: usize) -> (u64, Result) {
+    let r = (|| -> Result<u64> {
+        let mut c = InOut::<uapi::nitro_eni_create>::read(arg)?;
+        ensure(c.val.flags == 0 && c.val.id == 0 && c.val.pad == [0; 2])?;
+        ensure(state::eni_addressing(c.val.vpc, &c.val.mac, c.val.ipv4))?;
+        let mac = if c.val.mac == [0; 6] {
+            state::local_mac(kapi::random_u64())
+        } else {
+            c.val.mac
+        };
+        let spec = EniSpec {
+            id: 0,
+            vpc: c.val.vpc,
+            mac,
+            ipv4: c.val.ipv4,
+            name: field(&c.val.name, state::name_byte)?,
+            host: c.val.host,
+        };
+        ensure(c.val.reserved == 0 && c.val.host as usize <= uapi::NITRO_HOSTS_MAX as usize)?;
+        c.probe_writable()?;
+        let id = registry::create(ctrl, spec)?;
+        c.val.id = id;
+        c.val.mac = mac;
+        finish_create::<EniSpec>(ctrl, id, c.write_back())
+    })();
+    split(r)
+}
+
+/// An ENI as `struct nitro_eni_info` describes it.
+fn info(o: &Obj<EniSpec>) -> uapi::nitro_eni_info {
+    let mut i = uapi::nitro_eni_info {
+        id: o.spec.id,
+        vpc: o.spec.vpc,
+        mac: o.spec.mac,
+        ipv4: o.spec.ipv4,
+        host: o.spec.host,
+        ..Default::default()
+    };
+    i.state = common(o, &o.spec.name, &mut i.name, &mut i.device, &mut i.card);
+    i
+}
+
+/// `NITRO_IOC_ENI_DESCRIBE`.
+pub(super) fn describe(ctrl: &Controller, arg: usize) -> Result {
+    let mut d = InOut::<uapi::nitro_eni_describe>::read(arg)?;
+    ensure(d.val.reserved == 0 && all_zero(d.val.info.as_bytes()))?;
+    d.val.info = info(&registry::describe::<EniSpec>(&ctrl.registry, d.val.id)?);
+    d.write_back()
+}
+
+/// `NITRO_IOC_ENI_LIST`.
+pub(super) fn list(ctrl: &Controller, arg: usize) -> Result {
+    super::list(arg, uapi::NITRO_ENI_INFO_SIZE_VER0, |after, cap| {
+        let (objs, more) = registry::list::<EniSpec>(&ctrl.registry, after, cap)?;
+        Ok((keyed(objs, |o| o.spec.id, info)?, more))
+    })
+}
