@@ -21,6 +21,7 @@ mod backing;
 mod blk;
 mod chardev;
 mod disk;
+mod ffi;
 mod keys;
 mod nvme;
 mod store;
@@ -359,8 +360,7 @@ struct NitroNvme {
 }
 
 impl kernel::Module for NitroNvme {
-    fn init(module: &'static ThisModule) -> Result<Self> {
-        disk::init_fops(module);
+    fn init(_module: &'static ThisModule) -> Result<Self> {
         let key = CardKey::load()?;
         if key.is_none() {
             pr_info!(
