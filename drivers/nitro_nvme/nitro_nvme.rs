@@ -30,17 +30,14 @@ mod wq;
 mod xts;
 
 use backing::Backing;
-use chardev::CtrlDev;
+use chardev::{CtrlDev, Number, Numbers};
 use disk::NvmeDisk;
 use kernel::{
     new_mutex,
     prelude::*,
     rbtree::RBTree,
     str::CString,
-    sync::{
-        atomic::{Atomic, Relaxed},
-        Arc, Mutex,
-    },
+    sync::{Arc, Mutex},
 };
 use keys::CardKey;
 use nitro_ctrl::bus::{
@@ -59,15 +56,14 @@ module! {
     license: "GPL",
 }
 
-/// Disk numbers, shared by both cards so that names never collide.
-static NEXT_DISK: Atomic<u32> = Atomic::new(0);
-
-/// An attached volume: its disk, its controller device and the volume they
-/// serve. The devices are removed before the volume goes.
+/// An attached volume: its disk, its controller device, the volume they
+/// serve and the number in their names. The devices are removed before the
+/// volume goes, and the number is given back after them.
 struct Attached {
     _chardev: Pin<KBox<CtrlDev>>,
     _disk: NvmeDisk,
     vol: Arc<Volume>,
+    _number: Number,
 }
 
 /// Where an EBS volume's data and key come from.
@@ -133,14 +129,17 @@ struct BlockCard {
     #[pin]
     vols: Mutex<RBTree<u64, Slot>>,
     ebs: Option<EbsCard>,
+    /// The device numbers, shared with the other card.
+    numbers: Arc<Numbers>,
 }
 
 impl BlockCard {
-    fn new(ebs: Option<EbsCard>) -> Result<Arc<Self>> {
+    fn new(ebs: Option<EbsCard>, numbers: Arc<Numbers>) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
                 vols <- new_mutex!(RBTree::new(), "nitro_nvme::vols"),
                 ebs,
+                numbers,
             }),
             GFP_KERNEL,
         )
@@ -236,11 +235,11 @@ impl BlockCard {
             return Err(EBUSY);
         }
         let (vol, model) = self.volume_for(slot)?;
-        let n = NEXT_DISK.fetch_add(1, Relaxed);
+        let number = self.numbers.take()?;
+        let n = number.get();
         let name = CString::try_from_fmt(fmt!("nitro{}n1", n))?;
         let disk = NvmeDisk::new(&vol, &name, dev.as_str(), model)?;
-        let cname = CString::try_from_fmt(fmt!("nitro{}", n))?;
-        let chardev = CtrlDev::new(cname, &vol, *dev, model)?;
+        let chardev = CtrlDev::new(&number, &vol, *dev, model)?;
         pr_info!(
             "vol-{:017x} attached as {} and /dev/nitro{} ({})\n",
             slot.spec.id,
@@ -252,6 +251,7 @@ impl BlockCard {
             _chardev: chardev,
             _disk: disk,
             vol,
+            _number: number,
         });
         Ok(())
     }
@@ -284,9 +284,11 @@ impl Card for BlockCard {
                     _chardev,
                     _disk,
                     vol,
+                    _number,
                 } = a;
                 drop(_chardev);
                 drop(_disk);
+                drop(_number);
                 if slot.instance.is_none() {
                     // EBS: this attachment's counters outlive it; its key
                     // goes with the last reference to `vol`.
@@ -370,8 +372,9 @@ impl kernel::Module for NitroNvme {
         }
         let queue = Arc::new(IoQueue::new(c"nitro_ebs")?, GFP_KERNEL)?;
         let guard = QueueGuard(queue.clone());
-        let ebs: Arc<dyn Card> = BlockCard::new(Some(EbsCard { key, queue }))?;
-        let instance: Arc<dyn Card> = BlockCard::new(None)?;
+        let numbers = Numbers::new()?;
+        let ebs: Arc<dyn Card> = BlockCard::new(Some(EbsCard { key, queue }), numbers.clone())?;
+        let instance: Arc<dyn Card> = BlockCard::new(None, numbers)?;
         let ebs = bus::register(CardKind::Ebs, "nitro_nvme.ebs0", ebs)?;
         // On failure `ebs` drops here and leaves the bus again.
         let instance = bus::register(CardKind::InstanceStore, "nitro_nvme.instance0", instance)?;
