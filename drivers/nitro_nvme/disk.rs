@@ -6,7 +6,9 @@
 //! reach [`crate::nvme`]; an open disk pins the module; what the disk needs
 //! (the volume, the tag set) is freed only when its last reference goes
 //! (`free_disk`), so an ioctl on a descriptor kept open after detach is
-//! still safe.
+//! still safe. The disk's operations and its "nitro" sysfs attribute group
+//! (for udev) are statics of the kernel's types, built here: C names no Rust
+//! function.
 
 use crate::{
     ffi, nvme,
