@@ -13,34 +13,12 @@
 //! wipes when it is freed.
 
 use crate::{
+    ffi,
     sg::{SgList, SG_FRAME},
     skb::Skb,
 };
-use core::{
-    ffi::{c_int, c_void},
-    ptr::NonNull,
-};
-use kernel::{bindings, error::from_err_ptr, prelude::*};
-
-// The crypto API (exported functions) and the glue (its static inlines).
-extern "C" {
-    fn crypto_alloc_aead(name: *const u8, type_: u32, mask: u32) -> *mut c_void;
-    fn crypto_aead_setkey(tfm: *mut c_void, key: *const u8, len: u32) -> c_int;
-    fn crypto_aead_setauthsize(tfm: *mut c_void, authsize: u32) -> c_int;
-    fn crypto_aead_encrypt(req: *mut c_void) -> c_int;
-    fn crypto_aead_decrypt(req: *mut c_void) -> c_int;
-    fn nitro_net_aead_free(tfm: *mut c_void);
-    fn nitro_net_aead_req_size(tfm: *mut c_void) -> usize;
-    fn nitro_net_aead_req_tfm(req: *mut c_void, tfm: *mut c_void);
-    fn nitro_net_aead_req_ad(req: *mut c_void, assoclen: u32);
-    fn nitro_net_aead_req_crypt(
-        req: *mut c_void,
-        src: *mut bindings::scatterlist,
-        dst: *mut bindings::scatterlist,
-        cryptlen: u32,
-        iv: *mut u8,
-    );
-}
+use core::ptr::NonNull;
+use kernel::{error::from_err_ptr, prelude::*};
 
 /// Length of the GCM tag.
 pub(crate) const TAG_LEN: usize = 16;
@@ -48,8 +26,6 @@ pub(crate) const TAG_LEN: usize = 16;
 pub(crate) const NONCE_LEN: usize = 12;
 /// Length of a key.
 pub(crate) const KEY_LEN: usize = 32;
-/// `CRYPTO_ALG_ASYNC`: as a mask, asks for a synchronous implementation.
-const CRYPTO_ALG_ASYNC: u32 = 0x80;
 /// Entries of a list over one linear buffer (one; one spare).
 const SG_LINEAR: usize = 2;
 
@@ -84,9 +60,12 @@ const REQ_BYTES: usize = 512;
 #[repr(C, align(64))]
 struct ReqBuf([u8; REQ_BYTES]);
 
+const _: () =
+    assert!(core::mem::align_of::<ffi::aead_request>() <= core::mem::align_of::<ReqBuf>());
+
 /// A prepared AES-256-GCM key with a 16-byte tag.
 pub(crate) struct GcmKey {
-    tfm: NonNull<c_void>,
+    tfm: NonNull<ffi::crypto_aead>,
 }
 
 // SAFETY: A synchronous AEAD transform may be used from any thread,
@@ -98,23 +77,26 @@ unsafe impl Sync for GcmKey {}
 impl GcmKey {
     /// Sets up `raw`; the caller wipes it afterwards.
     pub(crate) fn new(raw: &[u8; KEY_LEN]) -> Result<Self> {
+        // `CRYPTO_ALG_ASYNC` as a mask asks for a synchronous implementation.
         // SAFETY: `name` is NUL-terminated.
         let tfm = from_err_ptr(unsafe {
-            crypto_alloc_aead(c"gcm(aes)".as_char_ptr(), 0, CRYPTO_ALG_ASYNC)
+            ffi::crypto_alloc_aead(c"gcm(aes)".as_char_ptr(), 0, ffi::CRYPTO_ALG_ASYNC)
         })?;
         let key = Self {
             tfm: NonNull::new(tfm).ok_or(ENOMEM)?,
         };
+        // What `aead_request_alloc` would allocate.
+        // SAFETY: `tfm` is live until `key` drops.
+        let reqsize = unsafe { ffi::nitro_net_aead_reqsize(key.tfm.as_ptr()) } as usize;
+        if core::mem::size_of::<ffi::aead_request>() + reqsize > REQ_BYTES {
+            return Err(ENOSPC);
+        }
         // SAFETY: `tfm` is live until `key` drops; `raw` is KEY_LEN bytes,
         // copied by the transform.
         let r = unsafe {
-            if nitro_net_aead_req_size(key.tfm.as_ptr()) > REQ_BYTES {
-                -(bindings::ENOSPC as c_int)
-            } else {
-                match crypto_aead_setkey(key.tfm.as_ptr(), raw.as_ptr(), KEY_LEN as u32) {
-                    0 => crypto_aead_setauthsize(key.tfm.as_ptr(), TAG_LEN as u32),
-                    e => e,
-                }
+            match ffi::crypto_aead_setkey(key.tfm.as_ptr(), raw.as_ptr(), KEY_LEN as u32) {
+                0 => ffi::crypto_aead_setauthsize(key.tfm.as_ptr(), TAG_LEN as u32),
+                e => e,
             }
         };
         if r != 0 {
@@ -166,7 +148,7 @@ impl GcmKey {
         // The header is in both lists, at the same address: the cipher turns
         // its plaintext part into ciphertext in place, as ESP's own lists do
         // with its header.
-        self.run(src.finish()?, dst.finish()?, ad_len, plain, nonce, true)?;
+        self.run(&mut src, &mut dst, ad_len, plain, nonce, true)?;
         Ok(out)
     }
 
@@ -199,7 +181,7 @@ impl GcmKey {
             s.push(src, offset, len)?;
             let mut d = SgList::<SG_LINEAR>::new();
             d.push(out, before, len - TAG_LEN)?;
-            self.run(s.finish()?, d.finish()?, ad_len, sealed, nonce, false)
+            self.run(&mut s, &mut d, ad_len, sealed, nonce, false)
         })();
         if opened.is_err() {
             out.trim(before);
@@ -208,30 +190,33 @@ impl GcmKey {
     }
 
     /// One AEAD call from `src` to `dst`, lists made by the callers.
-    fn run(
+    fn run<const A: usize, const B: usize>(
         &self,
-        src: *mut bindings::scatterlist,
-        dst: *mut bindings::scatterlist,
+        src: &mut SgList<'_, A>,
+        dst: &mut SgList<'_, B>,
         ad_len: usize,
         cryptlen: usize,
         nonce: &[u8; NONCE_LEN],
         enc: bool,
     ) -> Result {
+        let (src, dst) = (src.finish()?, dst.finish()?);
+        let (ad_len, cryptlen) = (u32::try_from(ad_len)?, u32::try_from(cryptlen)?);
         let mut iv = *nonce;
         let mut req = ReqBuf([0; REQ_BYTES]);
-        let req = req.0.as_mut_ptr().cast::<c_void>();
+        let req = req.0.as_mut_ptr().cast::<ffi::aead_request>();
         // The request's storage is zeroed (no completion callback, no
-        // flags: a synchronous call) and large enough (checked in `new`).
+        // flags: a synchronous call), aligned and large enough (checked
+        // above and in `new`). The lists cover what their buffers hold.
         // SAFETY: `req`, the lists (and the buffers they borrow), `iv` and
         // the transform all live until the call below has returned.
         let r = unsafe {
-            nitro_net_aead_req_tfm(req, self.tfm.as_ptr());
-            nitro_net_aead_req_ad(req, ad_len as u32);
-            nitro_net_aead_req_crypt(req, src, dst, cryptlen as u32, iv.as_mut_ptr());
+            ffi::nitro_net_aead_req_tfm(req, self.tfm.as_ptr());
+            ffi::nitro_net_aead_req_ad(req, ad_len);
+            ffi::nitro_net_aead_req_crypt(req, src, dst, cryptlen, iv.as_mut_ptr());
             if enc {
-                crypto_aead_encrypt(req)
+                ffi::crypto_aead_encrypt(req)
             } else {
-                crypto_aead_decrypt(req)
+                ffi::crypto_aead_decrypt(req)
             }
         };
         if r != 0 {
@@ -245,6 +230,6 @@ impl Drop for GcmKey {
     fn drop(&mut self) {
         // SAFETY: Allocated in `new`, freed once; the crypto API wipes the
         // key schedule.
-        unsafe { nitro_net_aead_free(self.tfm.as_ptr()) };
+        unsafe { ffi::nitro_net_aead_free(self.tfm.as_ptr()) };
     }
 }

@@ -278,7 +278,7 @@ pub(crate) struct Host {
     counts: [Atomic<u64>; HOST_COUNTERS],
     /// Datagrams the socket took, waiting for the receive worker.
     #[pin]
-    rxq: SpinLockIrq<Fifo<Skb>>,
+    rxq: SpinLockIrq<Fifo<(Skb, u32)>>,
     #[pin]
     rx_work: Work<Host, RX>,
     /// Frames for Nitro peers, waiting for the transmit worker.
@@ -423,8 +423,8 @@ impl Host {
                 // The data path runs in RCU read-side sections: detach
                 // waits for them before an ENI's device goes.
                 let _rcu = rcu::read_lock();
-                for skb in batch.drain_all() {
-                    open_and_deliver(self, skb);
+                for (skb, src) in batch.drain_all() {
+                    open_and_deliver(self, skb, src);
                 }
             }
             self.rxq.lock().release(Some(batch));
@@ -801,16 +801,16 @@ fn kick_tx(host: ArcBorrow<'_, Host>) {
 /// veth does between namespaces).
 fn send_sealed(port: &Port, mut skb: Skb, to: u32, seal: Seal, sport: u16) -> Result {
     let off = skb.offload();
-    let opt = if off.partial != 0 || off.gso_size != 0 {
+    let opt = if off.partial || off.gso_size != 0 {
         // The ENI offers TSO for TCP/IPv4 only: the stack cuts the rest.
-        if off.gso_size != 0 && (!off.is_tso4() || off.partial == 0) {
+        if off.gso_size != 0 && (!off.is_tso4() || !off.partial) {
             return Err(EINVAL);
         }
         Some(wire::OffloadOpt {
             csum_start: off.csum_start,
             csum_offset: off.csum_offset,
             gso_size: off.gso_size,
-            partial: off.partial != 0,
+            partial: off.partial,
             tso4: off.gso_size != 0,
         })
     } else {
@@ -834,7 +834,7 @@ fn send_plain(port: &Port, mut skb: Skb, to: u32, sport: u16) -> Result {
         }
         return Ok(());
     }
-    if off.partial != 0 {
+    if off.partial {
         skb.finish_checksum()?;
     }
     encap(port, &skb, to, None, None, sport)?;
@@ -943,18 +943,18 @@ fn split_layout(mtu: usize, hdr: usize, total: usize) -> Layout {
 /// otherwise). A small one is opened here if nothing of the host is
 /// waiting or being opened. Either way the host's datagrams are opened one
 /// at a time, in the order they came.
-pub(crate) fn receive(host: ArcBorrow<'_, Host>, skb: Skb) {
+pub(crate) fn receive(host: ArcBorrow<'_, Host>, skb: Skb, src: u32) {
     let mut q = host.rxq.lock();
     if skb.len() <= RX_INLINE_MAX && q.claim() {
         drop(q);
         // Softirq: already an RCU read-side section.
-        open_and_deliver(&host, skb);
+        open_and_deliver(&host, skb, src);
         if host.rxq.lock().release(None) {
             kick_rx(host);
         }
         return;
     }
-    let pushed = q.push(skb, RX_BACKLOG);
+    let pushed = q.push((skb, src), RX_BACKLOG);
     drop(q);
     match pushed {
         Ok(()) => kick_rx(host),
@@ -971,9 +971,9 @@ fn kick_rx(host: ArcBorrow<'_, Host>) {
     let _ = host.wq.queue().enqueue::<_, RX>(Arc::from(host));
 }
 
-/// Opens a datagram the socket queued and delivers its frame.
-fn open_and_deliver(host: &Host, mut skb: Skb) {
-    let src = skb.ipv4_source();
+/// Opens a datagram the socket queued (from underlay address `src`) and
+/// delivers its frame.
+fn open_and_deliver(host: &Host, mut skb: Skb, src: u32) {
     let outer = skb.offload();
     // The UDP header, then the sealed header (or the start of Geneve).
     let mut head = [0u8; UDP_LEN + SEAL_LEN];
@@ -1024,7 +1024,7 @@ fn open_sealed(
     if !key.open_skb(&mut inner, skb, UDP_LEN, len, SEAL_LEN, &nonce) {
         return Err(H::RxBadAuth);
     }
-    inner.pull(SEAL_LEN);
+    inner.pull(SEAL_LEN).map_err(|_| H::RxMalformed)?;
     // Only a packet that authenticated moves the window.
     if !host.fresh(src, epoch, counter) {
         return Err(H::RxReplay);
@@ -1033,7 +1033,7 @@ fn open_sealed(
     let n = inner.len().min(g.len());
     inner.copy_out(0, &mut g[..n]).map_err(|_| H::RxMalformed)?;
     let (vni, glen, opt) = wire::parse_geneve(&g[..n]).ok_or(H::RxMalformed)?;
-    inner.pull(glen);
+    inner.pull(glen).map_err(|_| H::RxMalformed)?;
     Ok((vni, inner, opt))
 }
 
@@ -1058,7 +1058,7 @@ fn open_plain(host: &Host, src: u32, p: &[u8], outer: &Offload) -> Result<(u32, 
         .copy_from_slice(frame);
     // `csum_start` counts from the UDP header, 8 bytes before `p`.
     let at = 8 + glen;
-    if outer.partial != 0 && usize::from(outer.csum_start) >= at {
+    if outer.partial && usize::from(outer.csum_start) >= at {
         inner
             .set_csum_partial(outer.csum_start - at as u16, outer.csum_offset)
             .map_err(|_| H::RxMalformed)?;
@@ -1094,7 +1094,7 @@ fn deliver(
             if !o.partial || o.gso_size == 0 || f.ip.is_none() {
                 return Err(H::RxMalformed);
             }
-            inner.set_tso4(o.gso_size);
+            inner.set_tso4(o.gso_size).map_err(|_| H::RxMalformed)?;
         }
     }
     port.received(len);

@@ -8,60 +8,25 @@
 //! does), and [`UdpSock`] is the one socket of nitro-rs, opened by the
 //! kernel's UDP tunnel helpers and released with them.
 
-use crate::{host::Host, skb::Skb};
-use core::ffi::{c_int, c_uint, c_void};
+use crate::{ffi, host::Host, skb::Skb};
+use core::ffi::{c_int, c_void};
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
-    bindings,
     error::from_err_ptr,
     prelude::*,
     sync::{
         atomic::{Atomic, Relaxed},
         ArcBorrow,
     },
+    task::Task,
 };
-
-extern "C" {
-    fn nitro_net_current_netns() -> *mut c_void;
-    fn nitro_net_put_netns(net: *mut c_void);
-    fn nitro_net_udp_open(net: *mut c_void, addr: u32, sock: *mut *mut c_void) -> c_int;
-    fn nitro_net_udp_encap(
-        sock: *mut c_void,
-        user: *mut c_void,
-        rcv: unsafe extern "C" fn(*mut c_void, *mut bindings::sk_buff) -> c_int,
-    );
-    fn nitro_net_sk_user(sk: *mut c_void) -> *mut c_void;
-    fn nitro_net_sock_sk(sock: *mut c_void) -> *mut c_void;
-    fn nitro_net_route(net: *mut c_void, src: u32, dst: u32) -> *mut c_void;
-    fn nitro_net_rt_mtu(rt: *mut c_void) -> c_uint;
-    fn nitro_net_rt_put(rt: *mut c_void);
-    fn nitro_net_bh_disable();
-    fn nitro_net_bh_enable();
-    fn udp_tunnel_xmit_skb(
-        rt: *mut c_void,
-        sk: *mut c_void,
-        skb: *mut bindings::sk_buff,
-        src: u32,
-        dst: u32,
-        tos: u8,
-        ttl: u8,
-        df: u16,
-        src_port: u16,
-        dst_port: u16,
-        xnet: bool,
-        nocheck: bool,
-        ipcb_flags: u16,
-    );
-    fn udp_tunnel_sock_release(sk: *mut c_void);
-    fn synchronize_net();
-}
 
 /// Room left in front of every packet the card sends, for the UDP, IPv4 and
 /// link headers the stack adds.
 pub(crate) const HEADROOM: usize = 160;
 
 /// A reference on a network namespace.
-pub(crate) struct NetNs(NonNull<c_void>);
+pub(crate) struct NetNs(NonNull<ffi::net>);
 
 // SAFETY: A namespace reference may be used and dropped from any thread.
 unsafe impl Send for NetNs {}
@@ -73,28 +38,31 @@ impl NetNs {
     /// own for -1. `EBADF` if `fd` names no namespace.
     pub(crate) fn from_fd(fd: i32) -> Result<Self> {
         let net = if fd == -1 {
-            // SAFETY: In the caller's (ioctl) context; returns a reference.
-            unsafe { nitro_net_current_netns() }
+            let task = Task::current_raw();
+            // `current->nsproxy->net_ns`: only the task itself changes its
+            // namespaces, and it is in this call.
+            // SAFETY: `task` is the current task, alive and with its
+            // namespaces (it is not exiting: it is in an ioctl); the
+            // reference taken is ours.
+            unsafe { ffi::nitro_net_get_net((*(*task).nsproxy).net_ns) }
         } else if fd < 0 {
             return Err(EBADF);
         } else {
             // SAFETY: Looks `fd` up in the calling task's table; returns a
             // reference or an error pointer.
-            from_err_ptr(unsafe { bindings::get_net_ns_by_fd(fd) }.cast::<c_void>()).map_err(
-                |e| {
-                    if e == EINVAL {
-                        EBADF
-                    } else {
-                        e
-                    }
-                },
-            )?
+            from_err_ptr(unsafe { ffi::get_net_ns_by_fd(fd) }).map_err(|e| {
+                if e == EINVAL {
+                    EBADF
+                } else {
+                    e
+                }
+            })?
         };
         Ok(Self(NonNull::new(net).ok_or(EBADF)?))
     }
 
     /// The namespace, for a kernel function that takes one.
-    pub(crate) fn as_ptr(&self) -> *mut c_void {
+    pub(crate) fn as_ptr(&self) -> *mut ffi::net {
         self.0.as_ptr()
     }
 }
@@ -102,19 +70,21 @@ impl NetNs {
 impl Drop for NetNs {
     fn drop(&mut self) {
         // SAFETY: We hold one reference, given back here.
-        unsafe { nitro_net_put_netns(self.0.as_ptr()) };
+        unsafe { ffi::nitro_net_put_net(self.0.as_ptr()) };
     }
 }
 
 /// The receive callback's signature.
-pub(crate) type EncapRcv = unsafe extern "C" fn(*mut c_void, *mut bindings::sk_buff) -> c_int;
+pub(crate) type EncapRcv = unsafe extern "C" fn(*mut ffi::sock, *mut ffi::sk_buff) -> c_int;
+
+// `receive` is the kernel's kind of encapsulation callback.
+const _: ffi::udp_tunnel_encap_rcv_t = Some(receive as EncapRcv);
 
 /// A kernel UDP socket bound to the host's underlay address, port 6081.
 /// [`UdpSock::close`] (or dropping it) closes it and waits until no receive
 /// callback runs.
 pub(crate) struct UdpSock {
-    sock: NonNull<c_void>,
-    sk: NonNull<c_void>,
+    sk: NonNull<ffi::sock>,
     closed: Atomic<bool>,
 }
 
@@ -130,18 +100,25 @@ impl UdpSock {
     /// Errors are the bind's: `EADDRNOTAVAIL` (not an address there),
     /// `EADDRINUSE` (port taken).
     pub(crate) fn open(net: &NetNs, addr: u32) -> Result<Self> {
+        let mut cfg = ffi::udp_port_cfg {
+            family: ffi::AF_INET as u8,
+            local_udp_port: uapi_port().to_be(),
+            ..pin_init::zeroed()
+        };
+        // SAFETY: `local_ip` is the IPv4 member of its union, which is
+        // zeroed: writing it is writing the union's first bytes.
+        unsafe { cfg.__bindgen_anon_1.local_ip.as_mut() }.s_addr = addr;
         let mut sock = core::ptr::null_mut();
-        // SAFETY: `net` holds a namespace reference; `sock` is written on
-        // success only.
-        let r = unsafe { nitro_net_udp_open(net.as_ptr(), addr, &mut sock) };
+        // SAFETY: `net` holds a namespace reference; `cfg` is set up;
+        // `sock` is written on success only.
+        let r = unsafe { ffi::udp_sock_create4(net.as_ptr(), &mut cfg, &mut sock) };
         if r != 0 {
             return Err(Error::from_errno(r));
         }
         let sock = NonNull::new(sock).ok_or(ENOMEM)?;
         // SAFETY: A socket just created has its `sock`.
-        let sk = NonNull::new(unsafe { nitro_net_sock_sk(sock.as_ptr()) }).ok_or(ENOMEM)?;
+        let sk = NonNull::new(unsafe { (*sock.as_ptr()).sk }).ok_or(ENOMEM)?;
         Ok(Self {
-            sock,
             sk,
             closed: Atomic::new(false),
         })
@@ -155,8 +132,18 @@ impl UdpSock {
     /// `user` must stay valid until this socket is dropped (the drop waits
     /// for callbacks in progress).
     pub(crate) unsafe fn set_receiver(&self, user: *const c_void, rcv: EncapRcv) {
-        // SAFETY: Our socket; the caller keeps `user` valid.
-        unsafe { nitro_net_udp_encap(self.sock.as_ptr(), user.cast_mut(), rcv) };
+        // Any non-zero type turns encapsulation on (geneve.c and vxlan.c set
+        // 1 too); the type only matters to the ESP-in-UDP code.
+        let mut cfg = ffi::udp_tunnel_sock_cfg {
+            sk_user_data: user.cast_mut(),
+            encap_type: 1,
+            encap_rcv: Some(rcv),
+            ..pin_init::zeroed()
+        };
+        let sk = self.sk.as_ptr();
+        // SAFETY: Our socket, in its namespace; the caller keeps `user`
+        // valid; `cfg` is copied.
+        unsafe { ffi::setup_udp_tunnel_sock(ffi::nitro_net_sock_net(sk), sk, &mut cfg) };
     }
 
     /// In a receive callback: the `user` pointer given to `set_receiver`.
@@ -164,9 +151,9 @@ impl UdpSock {
     /// # Safety
     ///
     /// `sk` must be the socket the callback was called for.
-    pub(crate) unsafe fn user(sk: *mut c_void) -> *const c_void {
+    pub(crate) unsafe fn user(sk: *mut ffi::sock) -> *const c_void {
         // SAFETY: Receive callbacks run under RCU, as the accessor requires.
-        unsafe { nitro_net_sk_user(sk) }
+        unsafe { ffi::nitro_net_sk_user_data(sk) }
     }
 
     /// Sends `payload` (a buffer with [`HEADROOM`], its pieces too) on
@@ -175,13 +162,21 @@ impl UdpSock {
     /// way. Callable in any context: it runs with bottom halves off, as
     /// the IP output path requires (its per-CPU recursion counters), and the
     /// softirqs it raises (an underlay veth's receive) run as it returns.
+    /// After [`UdpSock::close`] nothing is sent (the host sends only for
+    /// its ENIs, and is closed only once it has none).
     pub(crate) fn send(&self, rt: Route, payload: Skb, src: u32, dst: u32, sport: u16) {
+        // With bottom halves off this is an RCU read-side section, which
+        // `close` waits for once it has set the flag.
         let _bh = BhOff::new();
+        if self.closed.load(Relaxed) {
+            return;
+        }
         let rt = rt.into_raw();
         // SAFETY: `rt` is a route we own (the call consumes it, and the
-        // buffer); our socket is open while `self` lives.
+        // buffer); the socket is open (not closed above, and `close` waits
+        // for this section before it releases the socket).
         unsafe {
-            udp_tunnel_xmit_skb(
+            ffi::udp_tunnel_xmit_skb(
                 rt,
                 self.sk.as_ptr(),
                 payload.into_raw(),
@@ -202,25 +197,31 @@ impl UdpSock {
 
 /// An IPv4 route of a host's namespace, held until it is sent on
 /// ([`UdpSock::send`]) or dropped.
-pub(crate) struct Route(NonNull<c_void>);
+pub(crate) struct Route(NonNull<ffi::rtable>);
 
 impl Route {
     /// The route from `src` to `dst` (network byte order) in `net`;
     /// `ENETUNREACH`-style errors mean there is none.
     pub(crate) fn lookup(net: &NetNs, src: u32, dst: u32) -> Result<Self> {
-        // SAFETY: `net` holds a reference; returns a route or error pointer.
-        let rt = from_err_ptr(unsafe { nitro_net_route(net.as_ptr(), src, dst) })?;
-        Ok(Self(NonNull::new(rt).ok_or(EINVAL)?))
+        let mut fl4: ffi::flowi4 = pin_init::zeroed();
+        fl4.saddr = src;
+        fl4.daddr = dst;
+        fl4.__fl_common.flowic_proto = ffi::IPPROTO_UDP as u8;
+        // `ip_route_output_key` (a static inline): no socket.
+        // SAFETY: `net` holds a reference; `fl4` is set up. Returns a route
+        // or an error pointer.
+        let rt = unsafe { ffi::ip_route_output_flow(net.as_ptr(), &mut fl4, core::ptr::null()) };
+        Ok(Self(NonNull::new(from_err_ptr(rt)?).ok_or(EINVAL)?))
     }
 
     /// The route's MTU: the largest IPv4 packet that leaves unfragmented.
     pub(crate) fn mtu(&self) -> usize {
         // SAFETY: We hold the route.
-        unsafe { nitro_net_rt_mtu(self.0.as_ptr()) as usize }
+        unsafe { ffi::nitro_net_rt_mtu(self.0.as_ptr()) as usize }
     }
 
     /// Gives up the route (to a function that consumes it).
-    fn into_raw(self) -> *mut c_void {
+    fn into_raw(self) -> *mut ffi::rtable {
         let p = self.0.as_ptr();
         core::mem::forget(self);
         p
@@ -230,7 +231,7 @@ impl Route {
 impl Drop for Route {
     fn drop(&mut self) {
         // SAFETY: We hold the route's reference, given back here once.
-        unsafe { nitro_net_rt_put(self.0.as_ptr()) };
+        unsafe { ffi::nitro_net_rt_put(self.0.as_ptr()) };
     }
 }
 
@@ -247,13 +248,16 @@ impl UdpSock {
         if self.closed.xchg(true, Relaxed) {
             return;
         }
-        // Detaches the callback's user pointer, shuts the socket down and
-        // releases it; then waits for callbacks already running (they run
-        // under RCU) before the caller frees what `user` points to.
-        // SAFETY: Our socket, released once (the flag).
+        // Waits for sends in progress (RCU read-side sections, see `send`);
+        // then detaches the callback's user pointer, shuts the socket down
+        // and releases it; then waits for callbacks already running (they
+        // run under RCU) before the caller frees what `user` points to.
+        // SAFETY: Our socket, released once (the flag), with no send in
+        // progress or to come.
         unsafe {
-            udp_tunnel_sock_release(self.sk.as_ptr());
-            synchronize_net();
+            ffi::synchronize_net();
+            ffi::udp_tunnel_sock_release(self.sk.as_ptr());
+            ffi::synchronize_net();
         }
     }
 }
@@ -264,17 +268,20 @@ impl Drop for UdpSock {
     }
 }
 
-/// The underlay socket's receive callback: hands each datagram to its host.
+/// The underlay socket's receive callback: hands each datagram, with its
+/// IPv4 source, to its host.
 ///
 /// # Safety
 ///
-/// Called by the UDP stack for a socket set up by
-/// [`UdpSock::set_receiver`] with a pointer to a live [`Host`].
-pub(crate) unsafe extern "C" fn receive(sk: *mut c_void, skb: *mut bindings::sk_buff) -> c_int {
+/// Called by the UDP stack, with a datagram it gives away, for a socket
+/// set up by [`UdpSock::set_receiver`] with a pointer to a live [`Host`].
+pub(crate) unsafe extern "C" fn receive(sk: *mut ffi::sock, skb: *mut ffi::sk_buff) -> c_int {
     // SAFETY: The stack gives the callback the buffer.
     let Some(skb) = (unsafe { Skb::from_raw(skb) }) else {
         return 0;
     };
+    // SAFETY: A datagram of an IPv4 UDP socket: its network header is IPv4.
+    let src = unsafe { skb.ipv4_source() };
     // SAFETY: `sk` is the socket the callback is for.
     let host = unsafe { UdpSock::user(sk) }.cast::<Host>();
     if host.is_null() {
@@ -284,7 +291,7 @@ pub(crate) unsafe extern "C" fn receive(sk: *mut c_void, skb: *mut bindings::sk_
     // `host` is the data pointer of the card's `Arc`, held until the socket
     // is closed (`close` waits for running callbacks before the host goes).
     // SAFETY: So it may be borrowed as an `Arc` for this call.
-    crate::host::receive(unsafe { ArcBorrow::from_raw(host) }, skb);
+    crate::host::receive(unsafe { ArcBorrow::from_raw(host) }, skb, src);
     0
 }
 
@@ -298,7 +305,7 @@ impl BhOff {
     fn new() -> Self {
         // SAFETY: Allowed in any context but hard IRQ, which no caller of
         // the card's send path is in; undone by `drop`.
-        unsafe { nitro_net_bh_disable() };
+        unsafe { ffi::nitro_net_bh_disable() };
         Self(PhantomData)
     }
 }
@@ -307,6 +314,6 @@ impl Drop for BhOff {
     fn drop(&mut self) {
         // SAFETY: Bottom halves were disabled by `new`, on this CPU and in
         // this task (the type is not `Send`).
-        unsafe { nitro_net_bh_enable() };
+        unsafe { ffi::nitro_net_bh_enable() };
     }
 }

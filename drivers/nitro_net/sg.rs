@@ -7,28 +7,18 @@
 //!
 //! An [`SgList`] borrows the buffers it describes for as long as it lives.
 
-use crate::skb::Skb;
+use crate::{ffi, skb::Skb};
 use core::{ffi::c_int, marker::PhantomData};
-use kernel::{bindings, prelude::*};
-
-extern "C" {
-    fn skb_to_sgvec_nomark(
-        skb: *mut bindings::sk_buff,
-        sg: *mut bindings::scatterlist,
-        offset: c_int,
-        len: c_int,
-    ) -> c_int;
-    fn nitro_net_sg_mark_end(sg: *mut bindings::scatterlist);
-}
+use kernel::prelude::*;
 
 /// Entries of a list that takes any frame an ENI sends (its head and up to
 /// `MAX_SKB_FRAGS` page fragments) behind a header, or a datagram
 /// reassembled from a few fragments.
-pub(crate) const SG_FRAME: usize = bindings::MAX_SKB_FRAGS as usize + 8;
+pub(crate) const SG_FRAME: usize = ffi::MAX_SKB_FRAGS as usize + 8;
 
 /// A scatterlist of up to `N` entries over buffers borrowed for `'a`.
 pub(crate) struct SgList<'a, const N: usize> {
-    sg: [bindings::scatterlist; N],
+    sg: [ffi::scatterlist; N],
     used: usize,
     _bufs: PhantomData<&'a Skb>,
 }
@@ -37,7 +27,7 @@ impl<'a, const N: usize> SgList<'a, N> {
     /// An empty list.
     pub(crate) fn new() -> Self {
         Self {
-            sg: core::array::from_fn(|_| bindings::scatterlist::default()),
+            sg: core::array::from_fn(|_| ffi::scatterlist::default()),
             used: 0,
             _bufs: PhantomData,
         }
@@ -55,16 +45,12 @@ impl<'a, const N: usize> SgList<'a, N> {
         if len == 0 || end > skb.len() {
             return Err(EINVAL);
         }
+        let (off, n) = (c_int::try_from(offset)?, c_int::try_from(len)?);
         // We own `room` entries from `used`, checked against the buffer's
         // bound above, which `skb_to_sgvec_nomark` cannot exceed.
         // SAFETY: The range is in the buffer, borrowed for `'a`; see above.
         let n = unsafe {
-            skb_to_sgvec_nomark(
-                skb.as_raw(),
-                self.sg.as_mut_ptr().add(self.used),
-                offset as c_int,
-                len as c_int,
-            )
+            ffi::skb_to_sgvec_nomark(skb.as_raw(), self.sg.as_mut_ptr().add(self.used), off, n)
         };
         if n <= 0 {
             return Err(EINVAL);
@@ -73,11 +59,12 @@ impl<'a, const N: usize> SgList<'a, N> {
         Ok(())
     }
 
-    /// Ends the list and gives it to a function that walks it.
-    pub(crate) fn finish(&mut self) -> Result<*mut bindings::scatterlist> {
+    /// Ends the list and gives it to a function that walks it; the list
+    /// and the buffers it covers stay borrowed while the result is used.
+    pub(crate) fn finish(&mut self) -> Result<*mut ffi::scatterlist> {
         let last = self.used.checked_sub(1).ok_or(EINVAL)?;
         // SAFETY: `last` is an entry we filled.
-        unsafe { nitro_net_sg_mark_end(&mut self.sg[last]) };
+        unsafe { ffi::nitro_net_sg_mark_end(&mut self.sg[last]) };
         Ok(self.sg.as_mut_ptr())
     }
 }

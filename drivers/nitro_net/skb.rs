@@ -2,56 +2,23 @@
 
 //! Socket buffers, as the card uses them: a safe owner of one `sk_buff`.
 //!
-//! `struct sk_buff` is opaque to Rust in kernel 7.3 and has no abstraction:
-//! the few accessors the card needs are C glue (`nitro_net_glue.c`). The
-//! card reads frames it is given with [`Skb::copy_out`] (which works on any
-//! layout) and builds every packet it sends in a fresh buffer
-//! ([`Skb::alloc`], [`Skb::put`]): linear, or, for a sealed datagram larger
-//! than the underlay's MTU, in pieces cut where IP will fragment it
-//! ([`Skb::put_unfilled_split`]).
+//! `struct sk_buff` and `struct skb_shared_info` have their fields in
+//! `kernel::bindings`: they are read and written here directly; the static
+//! inline accessors of `skbuff.h` the card needs are the glue's
+//! (`nitro_net_glue.c`). The card reads frames it is given with
+//! [`Skb::copy_out`] (which works on any layout) and builds every packet it
+//! sends in a fresh buffer ([`Skb::alloc`], [`Skb::put`]): linear, or, for a
+//! sealed datagram larger than the underlay's MTU, in pieces cut where IP
+//! will fragment it ([`Skb::put_unfilled_split`]). What writes a buffer's
+//! data or its shared info refuses a clone, whose data and shared info are
+//! another buffer's too.
 
-use core::ffi::{c_int, c_uint, c_void};
+use crate::ffi;
+use core::ffi::{c_int, c_uint};
 use core::ptr::NonNull;
-use kernel::{bindings, prelude::*};
+use kernel::prelude::*;
 
-extern "C" {
-    fn nitro_net_skb_len(skb: *const bindings::sk_buff) -> c_uint;
-    fn nitro_net_skb_data(skb: *const bindings::sk_buff) -> *mut u8;
-    fn nitro_net_alloc_skb(size: c_uint) -> *mut bindings::sk_buff;
-    fn nitro_net_skb_reserve(skb: *mut bindings::sk_buff, len: c_uint);
-    fn nitro_net_skb_tailroom(skb: *const bindings::sk_buff) -> c_uint;
-    fn nitro_net_skb_linearize(skb: *mut bindings::sk_buff) -> c_int;
-    fn nitro_net_kfree_skb(skb: *mut bindings::sk_buff);
-    fn nitro_net_skb_saddr(skb: *const bindings::sk_buff) -> u32;
-    fn nitro_net_skb_offload(skb: *const bindings::sk_buff, o: *mut Offload);
-    fn nitro_net_skb_set_csum_partial(skb: *mut bindings::sk_buff, start: u16, offset: u16)
-        -> bool;
-    fn nitro_net_skb_set_tso4(skb: *mut bindings::sk_buff, gso_size: u16);
-    fn nitro_net_gso_segment(skb: *mut bindings::sk_buff) -> *mut bindings::sk_buff;
-    fn nitro_net_skb_unlink_next(skb: *mut bindings::sk_buff) -> *mut bindings::sk_buff;
-    fn skb_checksum_help(skb: *mut bindings::sk_buff) -> c_int;
-    fn skb_put(skb: *mut bindings::sk_buff, len: c_uint) -> *mut c_void;
-    fn skb_pull(skb: *mut bindings::sk_buff, len: c_uint) -> *mut c_void;
-    fn skb_copy_bits(
-        skb: *const bindings::sk_buff,
-        offset: c_int,
-        to: *mut c_void,
-        len: c_int,
-    ) -> c_int;
-    fn nitro_net_consume_skb(skb: *mut bindings::sk_buff);
-    fn nitro_net_skb_nr_frags(skb: *const bindings::sk_buff) -> c_uint;
-    fn nitro_net_skb_frag_list(skb: *const bindings::sk_buff) -> *mut bindings::sk_buff;
-    fn nitro_net_skb_next(skb: *const bindings::sk_buff) -> *mut bindings::sk_buff;
-    fn skb_trim(skb: *mut bindings::sk_buff, len: c_uint);
-    fn nitro_net_skb_set_frag_list(skb: *mut bindings::sk_buff, list: *mut bindings::sk_buff);
-    fn nitro_net_skb_set_next(skb: *mut bindings::sk_buff, next: *mut bindings::sk_buff);
-    fn nitro_net_skb_len_add(skb: *mut bindings::sk_buff, delta: c_uint);
-    fn nitro_net_skb_truesize(skb: *const bindings::sk_buff) -> c_uint;
-    fn nitro_net_skb_add_truesize(skb: *mut bindings::sk_buff, delta: c_uint);
-}
-
-/// A frame's offload state (`struct nitro_net_offload` of the glue).
-#[repr(C)]
+/// A frame's offload state, as the stack left it.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Offload {
     /// Where the checksum's coverage starts, from the frame's first byte.
@@ -61,8 +28,7 @@ pub(crate) struct Offload {
     /// Segment size of a GSO frame; 0 for a single frame.
     pub(crate) gso_size: u16,
     /// Whether the checksum is left to finish (`CHECKSUM_PARTIAL`).
-    pub(crate) partial: u8,
-    pad: u8,
+    pub(crate) partial: bool,
     /// `SKB_GSO_*` bits.
     pub(crate) gso_type: u32,
 }
@@ -70,15 +36,19 @@ pub(crate) struct Offload {
 impl Offload {
     /// Whether this is a TCP/IPv4 super-packet and nothing else.
     pub(crate) fn is_tso4(&self) -> bool {
-        let tcp4 = bindings::SKB_GSO_TCPV4 as u32;
-        let dodgy = bindings::SKB_GSO_DODGY as u32;
+        let tcp4 = ffi::SKB_GSO_TCPV4 as u32;
+        let dodgy = ffi::SKB_GSO_DODGY as u32;
         self.gso_size != 0 && self.gso_type & tcp4 != 0 && self.gso_type & !(tcp4 | dodgy) == 0
     }
 }
 
+/// The `headers` group of a buffer: protocol, checksum state, header
+/// offsets.
+type Headers = ffi::sk_buff__bindgen_ty_4__bindgen_ty_1;
+
 /// An `sk_buff` the card owns: dropping it frees it as a drop
 /// (`kfree_skb`); [`Skb::consume`] frees it as delivered.
-pub(crate) struct Skb(NonNull<bindings::sk_buff>);
+pub(crate) struct Skb(NonNull<ffi::sk_buff>);
 
 // SAFETY: An `sk_buff` may be freed or handed on from any CPU; `Skb` is its
 // only owner.
@@ -91,47 +61,114 @@ impl Skb {
     ///
     /// `skb` must be a valid socket buffer whose ownership the caller gives
     /// away (as a transmit or encapsulation receive callback may).
-    pub(crate) unsafe fn from_raw(skb: *mut bindings::sk_buff) -> Option<Self> {
+    pub(crate) unsafe fn from_raw(skb: *mut ffi::sk_buff) -> Option<Self> {
         NonNull::new(skb).map(Self)
     }
 
     /// Gives up ownership (to a kernel function that consumes the buffer).
-    pub(crate) fn into_raw(self) -> *mut bindings::sk_buff {
+    pub(crate) fn into_raw(self) -> *mut ffi::sk_buff {
         let p = self.0.as_ptr();
         core::mem::forget(self);
         p
     }
 
+    /// The buffer, for a kernel function that reads it (a scatterlist is
+    /// made of it in `sg.rs`).
+    pub(crate) fn as_raw(&self) -> *mut ffi::sk_buff {
+        self.0.as_ptr()
+    }
+
+    /// The buffer's `headers` group (protocol, checksum state, header
+    /// offsets): the first member of the union it heads.
+    fn headers(&self) -> *mut Headers {
+        // SAFETY: `self.0` is a valid buffer we own: the place is inside it.
+        unsafe { (&raw mut (*self.as_raw()).__bindgen_anon_4).cast() }
+    }
+
+    /// The buffer's shared info (`skb_shinfo`), at the end of its data.
+    fn shinfo(&self) -> *mut ffi::skb_shared_info {
+        // SAFETY: We own the buffer.
+        unsafe { ffi::nitro_net_skb_shinfo(self.as_raw()) }
+    }
+
+    /// Whether the buffer is a clone, sharing its data with another.
+    fn is_clone(&self) -> bool {
+        // SAFETY: We own the buffer; the bit is set when it is cloned.
+        unsafe { ffi::sk_buff::cloned_raw(self.as_raw()) != 0 }
+    }
+
+    /// The next buffer on the list this one is on (a fragment list, or
+    /// the segments of a GSO frame).
+    fn next(&self) -> *mut ffi::sk_buff {
+        // SAFETY: We own the buffer; `next` is the member of the list union
+        // that the buffers of these lists use.
+        unsafe { (*self.as_raw()).__bindgen_anon_1.__bindgen_anon_1.next }
+    }
+
+    /// Links `next` after this buffer on its list (null: the end).
+    fn set_next(&mut self, next: *mut ffi::sk_buff) {
+        // SAFETY: As in `next`.
+        unsafe { (*self.as_raw()).__bindgen_anon_1.__bindgen_anon_1.next = next };
+    }
+
+    /// Sets the frame's protocol (what `eth_type_trans` found).
+    pub(crate) fn set_protocol(&mut self, proto: u16) {
+        // SAFETY: We own the buffer; the field is its own.
+        unsafe { (*self.headers()).protocol = proto };
+    }
+
     /// A new, empty, linear buffer with `headroom` bytes reserved in front
-    /// and room for `len` bytes of data (atomic allocation).
+    /// and room for `len` bytes of data. Packets are built in softirq or
+    /// transmit context: the allocation never sleeps.
     pub(crate) fn alloc(headroom: usize, len: usize) -> Result<Self> {
-        let total = u32::try_from(headroom + len).map_err(|_| EMSGSIZE)?;
+        let total = headroom.checked_add(len).ok_or(EMSGSIZE)?;
+        let total = c_uint::try_from(total).map_err(|_| EMSGSIZE)?;
+        let reserve = c_int::try_from(headroom).map_err(|_| EMSGSIZE)?;
         // SAFETY: Plain allocation, any context.
-        let skb = NonNull::new(unsafe { nitro_net_alloc_skb(total) }).ok_or(ENOMEM)?;
+        let skb = unsafe { ffi::__alloc_skb(total, ffi::GFP_ATOMIC, 0, ffi::NUMA_NO_NODE) };
+        let skb = Self(NonNull::new(skb).ok_or(ENOMEM)?);
         // SAFETY: `skb` is new and empty, `headroom` is within its size.
-        unsafe { nitro_net_skb_reserve(skb.as_ptr(), headroom as u32) };
-        Ok(Self(skb))
+        unsafe { ffi::nitro_net_skb_reserve(skb.as_raw(), reserve) };
+        Ok(skb)
     }
 
     /// Length of the data, in bytes.
     pub(crate) fn len(&self) -> usize {
-        // SAFETY: `self.0` is a valid buffer we own.
-        unsafe { nitro_net_skb_len(self.0.as_ptr()) as usize }
+        // SAFETY: We own the buffer.
+        unsafe { (*self.as_raw()).len as usize }
+    }
+
+    /// Length of the data in the head (the rest is in pieces).
+    fn headlen(&self) -> usize {
+        // SAFETY: We own the buffer.
+        let (len, data_len) = unsafe { ((*self.as_raw()).len, (*self.as_raw()).data_len) };
+        len.saturating_sub(data_len) as usize
+    }
+
+    /// Bytes free after the data of a linear buffer that is not a clone;
+    /// 0 for any other.
+    fn tailroom(&self) -> usize {
+        if self.is_clone() {
+            return 0;
+        }
+        // SAFETY: We own the buffer.
+        unsafe { ffi::nitro_net_skb_tailroom(self.as_raw()) as usize }
     }
 
     /// Appends `len` bytes (zeroed) and returns them; `EMSGSIZE` if the
-    /// buffer has no room for them (a buffer with pieces has none).
+    /// buffer has no room for them (a buffer with pieces, or a clone, has
+    /// none).
     pub(crate) fn put(&mut self, len: usize) -> Result<&mut [u8]> {
         if len == 0 {
             return Ok(&mut []);
         }
-        // SAFETY: We own the buffer.
-        if len > unsafe { nitro_net_skb_tailroom(self.0.as_ptr()) } as usize {
+        if len > self.tailroom() {
             return Err(EMSGSIZE);
         }
         // SAFETY: We own the buffer, which has room (checked above), so it
-        // is linear (`skb_tailroom` is 0 for any other): `skb_put` allows it.
-        let p = unsafe { skb_put(self.0.as_ptr(), len as u32) }.cast::<u8>();
+        // is linear and not a clone: `skb_put` allows it, and the bytes are
+        // this buffer's alone.
+        let p = unsafe { ffi::skb_put(self.as_raw(), len as c_uint) }.cast::<u8>();
         // SAFETY: `skb_put` returned `len` writable bytes inside the buffer,
         // borrowed for as long as `self` is.
         let s = unsafe { core::slice::from_raw_parts_mut(p, len) };
@@ -153,12 +190,11 @@ impl Skb {
         if len == 0 {
             return Ok(());
         }
-        // SAFETY: We own the buffer.
-        if len > unsafe { nitro_net_skb_tailroom(self.0.as_ptr()) } as usize {
+        if len > self.tailroom() {
             return Err(EMSGSIZE);
         }
-        // SAFETY: As in `put`: room (checked above) means linear.
-        unsafe { skb_put(self.0.as_ptr(), len as u32) };
+        // SAFETY: As in `put`: room (checked above) means linear, no clone.
+        unsafe { ffi::skb_put(self.as_raw(), len as c_uint) };
         Ok(())
     }
 
@@ -169,7 +205,7 @@ impl Skb {
     /// is the geometry `ip_do_fragment` sends as it is, each piece as one
     /// fragment, where a linear datagram would be copied into new
     /// fragments; and no allocation is larger than one piece. The buffer
-    /// must be linear and its fragment list empty (`EINVAL`).
+    /// must be linear, its fragment list empty and not a clone (`EINVAL`).
     ///
     /// # Safety
     ///
@@ -184,40 +220,43 @@ impl Skb {
         piece: usize,
         headroom: usize,
     ) -> Result {
-        if piece == 0 || self.sg_entries() != Some(1) {
+        if piece == 0 || self.is_clone() || self.sg_entries() != Some(1) {
             return Err(EINVAL);
         }
         let head = first.saturating_sub(self.len()).min(len);
         // SAFETY: The caller's contract is ours.
         unsafe { self.put_unfilled(head)? };
+        let shinfo = self.shinfo();
         let mut left = len - head;
-        let mut last: *mut bindings::sk_buff = core::ptr::null_mut();
+        let mut last: Option<NonNull<ffi::sk_buff>> = None;
         while left > 0 {
             let n = left.min(piece);
             let mut p = Skb::alloc(headroom, n)?;
             // SAFETY: The caller's contract covers these bytes too (they
             // become part of `self` below).
             unsafe { p.put_unfilled(n)? };
-            // SAFETY: `p` is a fresh buffer of ours with nothing else
-            // holding it.
-            let truesize = unsafe { nitro_net_skb_truesize(p.as_raw()) };
-            let extra = truesize.saturating_sub(n as c_uint);
+            // SAFETY: `p` is a fresh buffer of ours.
+            let extra = unsafe { (*p.as_raw()).truesize }.saturating_sub(n as c_uint);
             let p = p.into_raw();
-            // SAFETY: We own `self`, linear when we started, and `last` is
-            // the last buffer on its list (or there is none yet): `p`, whose
-            // ownership passes to `self`, goes at the end of the list, and
-            // `self` counts its bytes as non-linear data and its memory as
-            // its own, as `skb_gro_receive_list` does.
-            unsafe {
-                if last.is_null() {
-                    nitro_net_skb_set_frag_list(self.0.as_ptr(), p);
-                } else {
-                    nitro_net_skb_set_next(last, p);
-                }
-                nitro_net_skb_len_add(self.0.as_ptr(), n as c_uint);
-                nitro_net_skb_add_truesize(self.0.as_ptr(), extra);
+            match last {
+                // SAFETY: `self` is linear, not a clone (checked above) and
+                // its fragment list was empty: the list is ours to start.
+                None => unsafe { (*shinfo).frag_list = p },
+                // SAFETY: `last` is the last piece on our fragment list,
+                // owned with `self`; `p` becomes the next.
+                Some(l) => unsafe { (*l.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.next = p },
             }
-            last = p;
+            let me = self.as_raw();
+            // `self` counts the piece's bytes as non-linear data
+            // (`skb_len_add`) and its memory as its own, as
+            // `skb_gro_receive_list` does.
+            // SAFETY: We own `self`.
+            unsafe {
+                (*me).len += n as c_uint;
+                (*me).data_len += n as c_uint;
+                (*me).truesize += extra;
+            }
+            last = NonNull::new(p);
             left -= n;
         }
         Ok(())
@@ -226,18 +265,12 @@ impl Skb {
     /// Cuts the data to its first `len` bytes (no more than it has). Only
     /// a linear buffer is cut: one with pieces is left as it is.
     pub(crate) fn trim(&mut self, len: usize) {
-        if self.sg_entries() != Some(1) {
+        if self.headlen() != self.len() {
             return;
         }
-        // SAFETY: We own the buffer, which is linear (checked above);
-        // `skb_trim` only ever shortens.
-        unsafe { skb_trim(self.0.as_ptr(), len.min(self.len()) as u32) };
-    }
-
-    /// The buffer, for a kernel function that reads it (a scatterlist is
-    /// made of it in `sg.rs`).
-    pub(crate) fn as_raw(&self) -> *mut bindings::sk_buff {
-        self.0.as_ptr()
+        // SAFETY: We own the buffer, which is linear (checked above), as
+        // `skb_trim` requires; it only ever shortens.
+        unsafe { ffi::skb_trim(self.as_raw(), len.min(self.len()) as c_uint) };
     }
 
     /// At most how many scatterlist entries `skb_to_sgvec` makes of the
@@ -245,27 +278,26 @@ impl Skb {
     /// on its fragment list. `None` for a list nested deeper than that.
     pub(crate) fn sg_entries(&self) -> Option<usize> {
         /// Entries of `skb`, a buffer at nesting `depth` of one we own.
-        fn count(skb: *const bindings::sk_buff, depth: u32) -> Option<usize> {
+        fn count(skb: &Skb, depth: u32) -> Option<usize> {
             if depth > 1 {
                 return None;
             }
             // SAFETY: `skb` is our buffer or on its fragment list, which
-            // is ours with it.
+            // is ours with it; its shared info lives as long.
             let (frags, mut next) = unsafe {
-                (
-                    nitro_net_skb_nr_frags(skb) as usize,
-                    nitro_net_skb_frag_list(skb),
-                )
+                let s = skb.shinfo();
+                (usize::from((*s).nr_frags), (*s).frag_list)
             };
             let mut n = 1 + frags;
-            while !next.is_null() {
-                n += count(next, depth + 1)?;
-                // SAFETY: As above: a member of the fragment list.
-                next = unsafe { nitro_net_skb_next(next) };
+            while let Some(p) = NonNull::new(next) {
+                // The list's buffers are borrowed, not owned: never dropped.
+                let piece = core::mem::ManuallyDrop::new(Skb(p));
+                n += count(&piece, depth + 1)?;
+                next = piece.next();
             }
             Some(n)
         }
-        count(self.0.as_ptr(), 0)
+        count(self, 0)
     }
 
     /// Makes the buffer linear if a scatterlist of it could need more than
@@ -277,26 +309,30 @@ impl Skb {
         Ok(())
     }
 
-    /// Removes `len` bytes from the front (at most [`Skb::len`]).
-    pub(crate) fn pull(&mut self, len: usize) {
-        let len = len.min(self.len());
-        // SAFETY: We own the buffer and pull no more than it holds.
-        unsafe { skb_pull(self.0.as_ptr(), len as u32) };
+    /// Removes `len` bytes from the front; `EINVAL` (and nothing removed)
+    /// if they are not all in the buffer's head.
+    pub(crate) fn pull(&mut self, len: usize) -> Result {
+        if len > self.headlen() {
+            return Err(EINVAL);
+        }
+        // SAFETY: We own the buffer and pull no more than its head holds,
+        // as `__skb_pull` requires (beyond, it would `BUG()`).
+        unsafe { ffi::skb_pull(self.as_raw(), len as c_uint) };
+        Ok(())
     }
 
     /// Copies `out.len()` bytes from `offset` (any buffer layout). Fails
     /// with `EINVAL` if the buffer is shorter.
     pub(crate) fn copy_out(&self, offset: usize, out: &mut [u8]) -> Result {
-        // SAFETY: We own the buffer; `skb_copy_bits` checks the range against
-        // its length and writes at most `out.len()` bytes.
-        let r = unsafe {
-            skb_copy_bits(
-                self.0.as_ptr(),
-                offset as c_int,
-                out.as_mut_ptr().cast(),
-                out.len() as c_int,
-            )
-        };
+        let end = offset.checked_add(out.len()).ok_or(EINVAL)?;
+        if end > self.len() {
+            return Err(EINVAL);
+        }
+        let (off, len) = (c_int::try_from(offset)?, c_int::try_from(out.len())?);
+        // SAFETY: We own the buffer; the range is inside it (checked above,
+        // as `skb_copy_bits` also does), and at most `out.len()` bytes are
+        // written to `out`.
+        let r = unsafe { ffi::skb_copy_bits(self.as_raw(), off, out.as_mut_ptr().cast(), len) };
         if r == 0 {
             Ok(())
         } else {
@@ -306,36 +342,65 @@ impl Skb {
 
     /// Makes the data one linear run and returns it.
     pub(crate) fn linear(&mut self) -> Result<&[u8]> {
-        // SAFETY: We own the buffer.
-        if unsafe { nitro_net_skb_linearize(self.0.as_ptr()) } != 0 {
+        // SAFETY: We own the buffer; a clone gets a private copy of its data.
+        if unsafe { ffi::nitro_net_skb_linearize(self.as_raw()) } != 0 {
             return Err(ENOMEM);
         }
         let len = self.len();
         // SAFETY: After a successful linearisation the `len` bytes at `data`
         // are the buffer's whole data, readable while `self` is borrowed.
-        Ok(unsafe { core::slice::from_raw_parts(nitro_net_skb_data(self.0.as_ptr()), len) })
+        Ok(unsafe { core::slice::from_raw_parts((*self.as_raw()).data, len) })
     }
 
     /// The IPv4 source address of a buffer received on a UDP socket.
-    pub(crate) fn ipv4_source(&self) -> u32 {
-        // SAFETY: Only called for buffers handed to the underlay socket's
-        // receive callback, whose network header is an IPv4 header.
-        unsafe { nitro_net_skb_saddr(self.0.as_ptr()) }
+    ///
+    /// # Safety
+    ///
+    /// The buffer's network header must be an IPv4 header: it was handed
+    /// to the receive callback of a UDP socket.
+    pub(crate) unsafe fn ipv4_source(&self) -> u32 {
+        // SAFETY: Per the contract, `ip_hdr` points to an IPv4 header
+        // inside the buffer; its addresses are a struct group, the union's
+        // members the same bytes.
+        unsafe {
+            (*ffi::nitro_net_ip_hdr(self.as_raw()))
+                .__bindgen_anon_1
+                .__bindgen_anon_1
+                .as_ref()
+                .saddr
+        }
     }
 
     /// The frame's checksum and segmentation state.
     pub(crate) fn offload(&self) -> Offload {
-        let mut o = Offload::default();
-        // SAFETY: We own the buffer; `o` is the glue's struct.
-        unsafe { nitro_net_skb_offload(self.0.as_ptr(), &mut o) };
-        o
+        let (skb, h, s) = (self.as_raw(), self.headers(), self.shinfo());
+        // SAFETY: We own the buffer, and its shared info lives as long. The
+        // checksum's start and offset are the member of their union that a
+        // partial checksum uses; read as plain numbers either way.
+        let (headroom, csum, summed, gso_size, gso_type) = unsafe {
+            (
+                ((*skb).data as usize).wrapping_sub((*skb).head as usize),
+                (*h).__bindgen_anon_1.__bindgen_anon_1,
+                Headers::ip_summed_raw(h),
+                (*s).gso_size,
+                (*s).gso_type,
+            )
+        };
+        Offload {
+            // `skb_checksum_start_offset`: `csum_start` counts from the head.
+            csum_start: csum.csum_start.wrapping_sub(headroom as u16),
+            csum_offset: csum.csum_offset,
+            gso_size,
+            partial: u32::from(summed) == ffi::CHECKSUM_PARTIAL,
+            gso_type,
+        }
     }
 
     /// Leaves the checksum at `start` + `offset` (from the frame's first
     /// byte) for the stack to finish; `EINVAL` if it is not in the frame.
     pub(crate) fn set_csum_partial(&mut self, start: u16, offset: u16) -> Result {
         // SAFETY: We own the buffer; the kernel checks the range.
-        if unsafe { nitro_net_skb_set_csum_partial(self.0.as_ptr(), start, offset) } {
+        if unsafe { ffi::skb_partial_csum_set(self.as_raw(), start, offset) } {
             Ok(())
         } else {
             Err(EINVAL)
@@ -343,16 +408,27 @@ impl Skb {
     }
 
     /// Marks the frame a TCP/IPv4 super-packet of `gso_size`-byte segments,
-    /// from an untrusted source (the stack checks its headers).
-    pub(crate) fn set_tso4(&mut self, gso_size: u16) {
-        // SAFETY: We own the buffer and it is not shared.
-        unsafe { nitro_net_skb_set_tso4(self.0.as_ptr(), gso_size) };
+    /// from an untrusted source (the stack checks its headers). `EINVAL`
+    /// for a clone, whose shared info is another buffer's too.
+    pub(crate) fn set_tso4(&mut self, gso_size: u16) -> Result {
+        if self.is_clone() {
+            return Err(EINVAL);
+        }
+        let s = self.shinfo();
+        // SAFETY: We own the buffer and it is not a clone (checked above):
+        // its shared info is ours.
+        unsafe {
+            (*s).gso_size = gso_size;
+            (*s).gso_type = (ffi::SKB_GSO_TCPV4 | ffi::SKB_GSO_DODGY) as u32;
+            (*s).gso_segs = 0;
+        }
+        Ok(())
     }
 
     /// Finishes a checksum left partial.
     pub(crate) fn finish_checksum(&mut self) -> Result {
         // SAFETY: We own the buffer.
-        match unsafe { skb_checksum_help(self.0.as_ptr()) } {
+        match unsafe { ffi::skb_checksum_help(self.as_raw()) } {
             0 => Ok(()),
             e => Err(Error::from_errno(e)),
         }
@@ -360,43 +436,46 @@ impl Skb {
 
     /// Cuts a GSO frame into finished frames (checksums done).
     pub(crate) fn segment(self) -> Result<Segments> {
+        // `skb_gso_segment` (a static inline) with no features: software
+        // segmentation and checksums.
         // SAFETY: We own the buffer; the call leaves it to us, and gives a
         // new list, NULL or an error pointer.
-        let segs = unsafe { nitro_net_gso_segment(self.0.as_ptr()) };
+        let segs = unsafe { ffi::__skb_gso_segment(self.as_raw(), 0, true) };
         let segs = kernel::error::from_err_ptr(segs)?;
-        if segs.is_null() {
-            return Err(EINVAL);
-        }
+        let segs = NonNull::new(segs).ok_or(EINVAL)?;
         self.consume();
-        Ok(Segments(segs))
+        Ok(Segments(Some(Skb(segs))))
     }
 
     /// Frees the buffer as used, not dropped.
     pub(crate) fn consume(self) {
         // SAFETY: We own the buffer and give it up here.
-        unsafe { nitro_net_consume_skb(self.into_raw()) };
+        unsafe { ffi::nitro_net_consume_skb(self.into_raw()) };
     }
 }
 
 impl Drop for Skb {
     fn drop(&mut self) {
         // SAFETY: We own the buffer; dropping it unused counts as a drop.
-        unsafe { nitro_net_kfree_skb(self.0.as_ptr()) };
+        unsafe { ffi::nitro_net_kfree_skb(self.as_raw()) };
     }
 }
 
 /// The frames of a segmented GSO frame, each owned in turn; those not taken
 /// are freed with the list.
-pub(crate) struct Segments(*mut bindings::sk_buff);
+pub(crate) struct Segments(Option<Skb>);
 
 impl Iterator for Segments {
     type Item = Skb;
 
     fn next(&mut self) -> Option<Skb> {
-        let head = NonNull::new(self.0)?;
-        // SAFETY: We own the list; its head leaves it here.
-        self.0 = unsafe { nitro_net_skb_unlink_next(head.as_ptr()) };
-        Some(Skb(head))
+        let mut head = self.0.take()?;
+        // We own the list: its head leaves it here (`skb_mark_not_on_list`),
+        // and the rest is ours, headed by the next one.
+        let next = head.next();
+        head.set_next(core::ptr::null_mut());
+        self.0 = NonNull::new(next).map(Skb);
+        Some(head)
     }
 }
 

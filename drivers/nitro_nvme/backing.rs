@@ -8,19 +8,13 @@
 //! here may sleep: they run in process context (the create and passthrough
 //! ioctls) or in the card's I/O work queue, never in `queue_rq`.
 
+use crate::ffi;
 use core::ffi::c_void;
 use kernel::{
-    bindings,
     fs::{File, LocalFile},
     prelude::*,
     sync::aref::ARef,
 };
-
-// The glue of nitro_nvme_glue.c; the `struct file` pointer is passed as
-// `void *` (its Rust type is not FFI-safe to name here).
-extern "C" {
-    fn nitro_nvme_file_size(file: *mut c_void) -> i64;
-}
 
 /// A backing file or device, open for reading and writing.
 pub(crate) struct Backing {
@@ -38,23 +32,32 @@ impl Backing {
         // position lock; the card reads and writes at explicit offsets only.
         // SAFETY: no `fdget_pos` of this file is active on this thread.
         let file = unsafe { LocalFile::assume_no_fdget_pos(local) };
-        if file.flags() & bindings::O_ACCMODE != bindings::O_RDWR {
+        if file.flags() & ffi::O_ACCMODE != ffi::O_RDWR {
             return Err(EBADF);
         }
-        // SAFETY: the file is live (we hold a reference); its mapping's host
-        // inode lives as long as the file.
-        let mode = u32::from(unsafe { (*(*(*file.as_ptr()).f_mapping).host).i_mode });
-        let kind = mode & bindings::S_IFMT;
-        if kind != bindings::S_IFREG && kind != bindings::S_IFBLK {
+        let host = Self::host(&file);
+        // SAFETY: the inode lives as long as the file; its type never
+        // changes.
+        let mode = u32::from(unsafe { (*host).i_mode });
+        let kind = mode & ffi::S_IFMT;
+        if kind != ffi::S_IFREG && kind != ffi::S_IFBLK {
             return Err(EBADF);
         }
         Ok(Self { file })
     }
 
+    /// The inode of `file`'s data: the file's own, or the block device's
+    /// for a device node (`f_mapping->host`).
+    fn host(file: &File) -> *mut ffi::inode {
+        // SAFETY: the file is live (borrowed); its mapping and the mapping's
+        // host inode live as long as it does.
+        unsafe { (*(*file.as_ptr()).f_mapping).host }
+    }
+
     /// Size in bytes (of the file, or of the block device).
     pub(crate) fn size(&self) -> u64 {
-        // SAFETY: the file is live.
-        let n = unsafe { nitro_nvme_file_size(self.file.as_ptr().cast()) };
+        // SAFETY: the inode lives as long as the file, which we hold.
+        let n = unsafe { ffi::nitro_nvme_i_size_read(Self::host(&self.file)) };
         u64::try_from(n).unwrap_or(0)
     }
 
@@ -65,7 +68,7 @@ impl Backing {
         each_chunk(pos, len, |done, off| {
             // SAFETY: the file is live; `base + done` is writable for
             // `len - done` bytes (within `buf`); `off` is a local.
-            unsafe { bindings::kernel_read(file, base.add(done).cast::<c_void>(), len - done, off) }
+            unsafe { ffi::kernel_read(file, base.add(done).cast::<c_void>(), len - done, off) }
         })
     }
 
@@ -75,16 +78,14 @@ impl Backing {
         each_chunk(pos, len, |done, off| {
             // SAFETY: as in `read_at`; `base + done` is readable for
             // `len - done` bytes.
-            unsafe {
-                bindings::kernel_write(file, base.add(done).cast::<c_void>(), len - done, off)
-            }
+            unsafe { ffi::kernel_write(file, base.add(done).cast::<c_void>(), len - done, off) }
         })
     }
 
     /// Makes what was written durable on the storage (a guest flush).
     pub(crate) fn sync(&self) -> Result {
         // SAFETY: the file is live.
-        let r = unsafe { bindings::vfs_fsync(self.file.as_ptr(), 0) };
+        let r = unsafe { ffi::vfs_fsync(self.file.as_ptr(), 0) };
         if r < 0 {
             return Err(Error::from_errno(r));
         }

@@ -8,15 +8,122 @@
 //! mmap. A descriptor kept open after detach still reaches the volume (it
 //! holds a reference), and pins the module.
 
-use crate::{nvme, volume::Volume};
+use crate::{ffi, nvme, volume::Volume};
 use kernel::{
-    bindings, container_of,
+    container_of,
     fs::File,
+    id_pool::IdPool,
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
+    new_mutex,
     prelude::*,
-    str::CString,
-    sync::Arc,
+    sync::{Arc, Mutex},
 };
+
+/// Most volumes attached at once, on both cards: the numbers `N` of their
+/// devices (`nitro<N>n1`, `/dev/nitro<N>`) are below this.
+pub(crate) const MAX_ATTACHED: usize = 1024;
+
+/// Bytes of the longest controller device name, `nitro1023`, with its NUL.
+const NAME_LEN: usize = 10;
+
+/// The controller devices' names, `nitro0` to `nitro1023`, NUL-padded: a
+/// misc device keeps a pointer to its name while it is registered, so the
+/// names are in static storage, made when the module is compiled.
+static NAMES: [[u8; NAME_LEN]; MAX_ATTACHED] = names();
+
+/// [`NAMES`].
+const fn names() -> [[u8; NAME_LEN]; MAX_ATTACHED] {
+    const PREFIX: &[u8] = b"nitro";
+    let mut t = [[0u8; NAME_LEN]; MAX_ATTACHED];
+    let mut i = 0;
+    while i < MAX_ATTACHED {
+        let mut j = 0;
+        while j < PREFIX.len() {
+            t[i][j] = PREFIX[j];
+            j += 1;
+        }
+        let (mut digits, mut k, mut n) = ([0u8; NAME_LEN], 0, i);
+        loop {
+            digits[k] = b'0' + (n % 10) as u8;
+            k += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        while k > 0 {
+            k -= 1;
+            t[i][j] = digits[k];
+            j += 1;
+        }
+        i += 1;
+    }
+    t
+}
+
+/// The numbers of the attached volumes' devices, shared by both cards so
+/// that names never collide. A number is free again once the devices that
+/// had it are gone, as the nvme driver reuses its instance numbers.
+#[pin_data]
+pub(crate) struct Numbers {
+    #[pin]
+    pool: Mutex<IdPool>,
+}
+
+impl Numbers {
+    /// No number taken.
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        let pool = IdPool::with_capacity(MAX_ATTACHED, GFP_KERNEL)?;
+        Arc::pin_init(
+            pin_init!(Self {
+                pool <- new_mutex!(pool, "nitro_nvme::numbers"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The lowest free number; `ENOSPC` if [`MAX_ATTACHED`] are taken.
+    pub(crate) fn take(self: &Arc<Self>) -> Result<Number> {
+        let mut pool = self.pool.lock();
+        let id = pool.find_unused_id(0).ok_or(ENOSPC)?;
+        if id.as_usize() >= MAX_ATTACHED {
+            return Err(ENOSPC);
+        }
+        Ok(Number {
+            n: id.acquire(),
+            numbers: self.clone(),
+        })
+    }
+}
+
+/// A number taken from [`Numbers`], given back when dropped (after the
+/// devices named with it).
+pub(crate) struct Number {
+    n: usize,
+    numbers: Arc<Numbers>,
+}
+
+impl Number {
+    /// The number.
+    pub(crate) fn get(&self) -> usize {
+        self.n
+    }
+
+    /// `nitro<N>`, the controller device's name.
+    fn name(&self) -> &'static CStr {
+        // `n` is below MAX_ATTACHED (`take`), and every name has its NUL.
+        NAMES
+            .get(self.n)
+            .and_then(|b| CStr::from_bytes_until_nul(b).ok())
+            .unwrap_or(c"nitro")
+    }
+}
+
+impl Drop for Number {
+    fn drop(&mut self) {
+        self.numbers.pool.lock().release_id(self.n);
+    }
+}
 
 /// What an open descriptor of the device reaches.
 #[derive(Clone)]
@@ -34,32 +141,27 @@ pub(crate) struct CtrlDev {
     #[pin]
     reg: MiscDeviceRegistration<CtrlFile>,
     file: CtrlFile,
-    /// The name the registration points to: dropped after it.
-    _name: CString,
 }
 
 impl CtrlDev {
-    /// Registers `/dev/<name>` for `vol`, attached as `device`.
+    /// Registers `/dev/nitro<N>` for `vol`, attached as `device`, `N` being
+    /// `number`.
     pub(crate) fn new(
-        name: CString,
+        number: &Number,
         vol: &Arc<Volume>,
         device: nitro_ctrl::bus::DevName,
         model: &'static str,
     ) -> Result<Pin<KBox<Self>>> {
-        // The name's bytes live in the `CString`'s own allocation, which
-        // moves into the struct and is freed only after the registration
-        // (declared before it) is dropped, which deregisters the device.
-        // SAFETY: the name outlives every use of it (see above).
-        let sname: &'static CStr = unsafe { &*core::ptr::from_ref::<CStr>(&name) };
         KBox::try_pin_init(
             try_pin_init!(Self {
-                reg <- MiscDeviceRegistration::register(MiscDeviceOptions { name: sname }),
+                reg <- MiscDeviceRegistration::register(MiscDeviceOptions {
+                    name: number.name(),
+                }),
                 file: CtrlFile {
                     vol: vol.clone(),
                     device,
                     model,
                 },
-                _name: name,
             }),
             GFP_KERNEL,
         )
@@ -81,7 +183,7 @@ impl MiscDevice for CtrlFile {
     fn ioctl(me: &CtrlFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         // As the nvme driver: passthrough is for CAP_SYS_ADMIN only.
         // SAFETY: `capable` may be called from any process context.
-        if !unsafe { bindings::capable(bindings::CAP_SYS_ADMIN as i32) } {
+        if !unsafe { ffi::capable(ffi::CAP_SYS_ADMIN as i32) } {
             return Err(EACCES);
         }
         let ctrl = nvme::Controller {

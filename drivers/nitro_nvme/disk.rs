@@ -6,34 +6,92 @@
 //! reach [`crate::nvme`]; an open disk pins the module; what the disk needs
 //! (the volume, the tag set) is freed only when its last reference goes
 //! (`free_disk`), so an ioctl on a descriptor kept open after detach is
-//! still safe.
+//! still safe. The disk's operations and its "nitro" sysfs attribute group
+//! (for udev) are statics of the kernel's types, built here: C names no Rust
+//! function.
 
 use crate::{
-    nvme,
+    ffi, nvme,
     volume::{Disk, Volume},
 };
 use core::ffi::c_void;
 use kernel::{
-    bindings,
     block::mq::TagSet,
+    container_of,
     error::from_err_ptr,
-    ffi::{c_int, c_uint, c_ulong},
+    ffi::{c_char, c_int, c_uint, c_ulong},
     prelude::*,
     static_lock_class,
+    str::as_char_ptr_in_const_context,
     sync::Arc,
-    types::{ForeignOwnable, Opaque},
+    types::ForeignOwnable,
 };
 
-extern "C" {
-    /// The "nitro" attribute group of the disks (nitro_nvme_glue.c).
-    static nitro_nvme_disk_groups: [*const c_void; 2];
+/// A table the kernel reads (operations, sysfs attributes): a static that
+/// nothing writes.
+#[repr(transparent)]
+struct Table<T>(T);
+
+// SAFETY: Every `Table` is a static that nothing writes; the pointers in
+// it lead to other such statics and to functions.
+unsafe impl<T> Sync for Table<T> {}
+
+/// The block device operations of every volume disk, with the module as
+/// owner (an open disk pins it).
+static FOPS: Table<ffi::block_device_operations> = Table(ffi::block_device_operations {
+    ioctl: Some(ioctl_callback),
+    free_disk: Some(free_disk_callback),
+    owner: kernel::module::this_module::<crate::LocalModule>().as_ptr(),
+    ..pin_init::zeroed()
+});
+
+/// The attributes of a disk's "nitro" sysfs directory, for udev: which is
+/// which to [`show`].
+const ATTR_SERIAL: u8 = 0;
+const ATTR_MODEL: u8 = 1;
+const ATTR_DEVICE: u8 = 2;
+const ATTR_VOLUME: u8 = 3;
+
+/// A read-only (0444) attribute `name`, shown by `show::<A>`.
+const fn attr<const A: u8>(name: &'static CStr) -> Table<ffi::device_attribute> {
+    Table(ffi::device_attribute {
+        attr: ffi::attribute {
+            name: as_char_ptr_in_const_context(name),
+            mode: ffi::S_IRUGO as ffi::umode_t,
+            ..pin_init::zeroed()
+        },
+        __bindgen_anon_1: ffi::device_attribute__bindgen_ty_1 {
+            show_const: Some(show::<A>),
+        },
+        ..pin_init::zeroed()
+    })
 }
 
-/// Attribute numbers of `enum nitro_nvme_attr`.
-const ATTR_SERIAL: c_int = 0;
-const ATTR_MODEL: c_int = 1;
-const ATTR_DEVICE: c_int = 2;
-const ATTR_VOLUME: c_int = 3;
+static SERIAL: Table<ffi::device_attribute> = attr::<ATTR_SERIAL>(c"serial");
+static MODEL: Table<ffi::device_attribute> = attr::<ATTR_MODEL>(c"model");
+static DEVICE: Table<ffi::device_attribute> = attr::<ATTR_DEVICE>(c"device");
+static VOLUME: Table<ffi::device_attribute> = attr::<ATTR_VOLUME>(c"volume");
+
+/// The attributes, NULL-terminated.
+static ATTRS: Table<[*const ffi::attribute; 5]> = Table([
+    &SERIAL.0.attr,
+    &MODEL.0.attr,
+    &DEVICE.0.attr,
+    &VOLUME.0.attr,
+    core::ptr::null(),
+]);
+
+/// The "nitro" directory.
+static GROUP: Table<ffi::attribute_group> = Table(ffi::attribute_group {
+    name: as_char_ptr_in_const_context(c"nitro"),
+    __bindgen_anon_2: ffi::attribute_group__bindgen_ty_2 {
+        attrs_const: ATTRS.0.as_ptr(),
+    },
+    ..pin_init::zeroed()
+});
+
+/// The disk's attribute groups, NULL-terminated.
+static GROUPS: Table<[*const ffi::attribute_group; 2]> = Table([&GROUP.0, core::ptr::null()]);
 
 /// Requests in flight per hardware queue.
 const QUEUE_DEPTH: u32 = 64;
@@ -54,33 +112,9 @@ struct DiskData {
     model: &'static str,
 }
 
-/// The block device operations of every volume disk, set up once at module
-/// load (they name the module as owner).
-struct Fops(Opaque<bindings::block_device_operations>);
-
-// SAFETY: written once in `init_fops`, before any disk exists, and only read
-// (by the block layer) after that.
-unsafe impl Sync for Fops {}
-
-static FOPS: Fops = Fops(Opaque::uninit());
-
-/// Fills in the disks' operations. Called once from module init, before
-/// any disk is created.
-pub(crate) fn init_fops(module: &'static ThisModule) {
-    let ops = bindings::block_device_operations {
-        ioctl: Some(ioctl_callback),
-        free_disk: Some(free_disk_callback),
-        owner: module.as_ptr(),
-        ..pin_init::zeroed()
-    };
-    // SAFETY: nothing reads `FOPS` yet (no disk exists); the write does not
-    // race.
-    unsafe { FOPS.0.get().write(ops) };
-}
-
 /// An attached volume's disk; dropping it removes the disk.
 pub(crate) struct NvmeDisk {
-    gendisk: *mut bindings::gendisk,
+    gendisk: *mut ffi::gendisk,
 }
 
 // SAFETY: the card only creates and drops the disk, from process context;
@@ -101,7 +135,7 @@ impl NvmeDisk {
             TagSet::new(kernel::cpu::nr_cpu_ids(), QUEUE_DEPTH, 1),
             GFP_KERNEL,
         )?;
-        let mut lim: bindings::queue_limits = pin_init::zeroed();
+        let mut lim: ffi::queue_limits = pin_init::zeroed();
         lim.logical_block_size = vol.block_size;
         lim.physical_block_size = vol.block_size;
         let zero_max = if vol.is_ebs() {
@@ -149,7 +183,7 @@ impl NvmeDisk {
         // SAFETY: the tag set is live (`data` holds it), `lim` is set up and
         // `queuedata` is what the tag set's operations expect (see above).
         let gendisk = match from_err_ptr(unsafe {
-            bindings::__blk_mq_alloc_disk(
+            ffi::__blk_mq_alloc_disk(
                 core::ptr::from_ref(&*tagset).cast_mut().cast(),
                 &mut lim,
                 queuedata,
@@ -164,7 +198,7 @@ impl NvmeDisk {
         };
         // SAFETY: `gendisk` is valid and not yet visible to anyone.
         unsafe {
-            (*gendisk).fops = FOPS.0.get();
+            (*gendisk).fops = &FOPS.0;
             (*gendisk).private_data = data.cast();
             let name = name.to_bytes_with_nul();
             let dst = &mut (*gendisk).disk_name;
@@ -173,23 +207,17 @@ impl NvmeDisk {
                 *d = *s;
             }
             dst[dst.len() - 1] = 0;
-            bindings::set_capacity(gendisk, vol.size_bytes >> 9);
+            ffi::set_capacity(gendisk, vol.size_bytes >> 9);
         }
         // SAFETY: `gendisk` is valid, set up, and not added yet; the groups
-        // array is a NULL-terminated static of the glue, only read.
+        // array is a NULL-terminated static, which the kernel only reads.
         let r = unsafe {
-            bindings::device_add_disk(
-                core::ptr::null_mut(),
-                gendisk,
-                core::ptr::addr_of!(nitro_nvme_disk_groups)
-                    .cast_mut()
-                    .cast(),
-            )
+            ffi::device_add_disk(core::ptr::null_mut(), gendisk, GROUPS.0.as_ptr().cast_mut())
         };
         if r != 0 {
             // SAFETY: never added: `put_disk` releases it without calling
             // `free_disk`, so `undo` frees what it would have.
-            unsafe { bindings::put_disk(gendisk) };
+            unsafe { ffi::put_disk(gendisk) };
             undo(data);
             return Err(Error::from_errno(r));
         }
@@ -202,8 +230,8 @@ impl Drop for NvmeDisk {
         // `put_disk` drops our reference; the last one calls `free_disk`.
         // SAFETY: `gendisk` was added in `new` and is removed once, here.
         unsafe {
-            bindings::del_gendisk(self.gendisk);
-            bindings::put_disk(self.gendisk);
+            ffi::del_gendisk(self.gendisk);
+            ffi::put_disk(self.gendisk);
         }
     }
 }
@@ -214,7 +242,7 @@ impl Drop for NvmeDisk {
 ///
 /// Called by the block layer once per added disk, after its queue is torn
 /// down; `private_data` is the `DiskData` set in `NvmeDisk::new`.
-unsafe extern "C" fn free_disk_callback(disk: *mut bindings::gendisk) {
+unsafe extern "C" fn free_disk_callback(disk: *mut ffi::gendisk) {
     // SAFETY: per the function's safety section.
     let d = unsafe { KBox::from_raw((*disk).private_data.cast::<DiskData>()) };
     // SAFETY: `queuedata` is the foreign `Arc<Volume>`; the queue is gone,
@@ -228,8 +256,8 @@ unsafe extern "C" fn free_disk_callback(disk: *mut bindings::gendisk) {
 ///
 /// Called by the block layer for an open `bdev` of one of our disks.
 unsafe extern "C" fn ioctl_callback(
-    bdev: *mut bindings::block_device,
-    _mode: bindings::blk_mode_t,
+    bdev: *mut ffi::block_device,
+    _mode: ffi::blk_mode_t,
     cmd: c_uint,
     arg: c_ulong,
 ) -> c_int {
@@ -241,7 +269,7 @@ unsafe extern "C" fn ioctl_callback(
     let vol = unsafe { Arc::<Volume>::borrow(d.queuedata) };
     // As the nvme driver: passthrough is for CAP_SYS_ADMIN only.
     // SAFETY: `capable` may be called from any process context.
-    if cmd != nvme::ID_IOCTL && !unsafe { bindings::capable(bindings::CAP_SYS_ADMIN as c_int) } {
+    if cmd != nvme::ID_IOCTL && !unsafe { ffi::capable(ffi::CAP_SYS_ADMIN as c_int) } {
         return EACCES.to_errno();
     }
     let len = d
@@ -261,25 +289,30 @@ unsafe extern "C" fn ioctl_callback(
     }
 }
 
-/// A sysfs attribute of a disk (called by the glue's `show` callbacks):
-/// writes it, with a newline, into `buf` and gives its length.
+/// `show` of attribute `A` of a disk: writes it, with a newline, into `buf`
+/// and gives its length.
 ///
 /// # Safety
 ///
-/// `disk` is one of our disks, alive for the call (sysfs holds it), and
-/// `buf` is the page sysfs gives a `show` callback.
-#[no_mangle]
-unsafe extern "C" fn nitro_nvme_disk_attr(
-    disk: *mut bindings::gendisk,
-    which: c_int,
-    buf: *mut u8,
+/// Called by sysfs for one of our disks' attributes: `dev` is the disk's
+/// device, alive for the call (sysfs holds it), and `buf` the page sysfs
+/// gives a `show` callback.
+unsafe extern "C" fn show<const A: u8>(
+    dev: *mut ffi::device,
+    _attr: *const ffi::device_attribute,
+    buf: *mut c_char,
 ) -> isize {
-    // SAFETY: per the safety section, `private_data` is our `DiskData`.
+    // `dev_to_disk` (a macro): the disk's device is its whole-disk block
+    // device's.
+    // SAFETY: Per the contract, `dev` is the `bd_device` of a live block
+    // device, whose `bd_disk` is one of our disks, alive with it.
+    let disk = unsafe { (*container_of!(dev, ffi::block_device, bd_device)).bd_disk };
+    // SAFETY: Per the contract, `private_data` is our `DiskData`.
     let d = unsafe { &*(*disk).private_data.cast::<DiskData>() };
     // SAFETY: as in `ioctl_callback`.
     let vol = unsafe { Arc::<Volume>::borrow(d.queuedata) };
     let mut text = [0u8; 64];
-    let len = match which {
+    let len = match A {
         ATTR_SERIAL => put(&mut text, &nvme::serial(vol.id)),
         ATTR_MODEL => put(&mut text, d.model.as_bytes()),
         ATTR_DEVICE => {
@@ -299,7 +332,7 @@ unsafe extern "C" fn nitro_nvme_disk_attr(
     let len = len.min(text.len() - 1);
     text[len] = b'\n';
     // SAFETY: `buf` is a page; at most 64 bytes are written.
-    unsafe { core::ptr::copy_nonoverlapping(text.as_ptr(), buf, len + 1) };
+    unsafe { core::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), len + 1) };
     (len + 1) as isize
 }
 

@@ -9,8 +9,10 @@
 //! volume is attached: a blob that does not authenticate (another card's
 //! key, a flipped bit) is refused, never turned into a wrong key.
 
-use crate::xts::{self, KEY_LEN};
-use core::ffi::c_int;
+use crate::{
+    ffi,
+    xts::{self, KEY_LEN},
+};
 use kernel::{
     device::{Bound, Device},
     faux,
@@ -18,26 +20,6 @@ use kernel::{
     prelude::*,
 };
 use nitro_ctrl::bus::WRAPPED_KEY_LEN;
-
-extern "C" {
-    fn nitro_nvme_gcm_key_size() -> usize;
-    fn aes_gcm_preparekey(
-        key: *mut u64,
-        in_key: *const u8,
-        key_len: usize,
-        tag_len: usize,
-    ) -> c_int;
-    fn aes_gcm_decrypt(
-        dst: *mut u8,
-        src: *const u8,
-        data_len: usize,
-        authtag: *const u8,
-        ad: *const u8,
-        ad_len: usize,
-        nonce: *const u8,
-        key: *const u64,
-    ) -> c_int;
-}
 
 /// Length of the card key.
 pub(crate) const CARD_KEY_LEN: usize = 32;
@@ -75,8 +57,7 @@ pub(crate) fn check_format(wrapped: &[u8; WRAPPED_KEY_LEN]) -> Result<(), Refuse
 
 /// The card key, prepared for AES-256-GCM, wiped when dropped.
 pub(crate) struct CardKey {
-    /// Opaque `struct aes_gcm_key`.
-    prepared: KVec<u64>,
+    prepared: KBox<ffi::aes_gcm_key>,
 }
 
 impl CardKey {
@@ -111,19 +92,17 @@ impl CardKey {
 
     /// Prepares `raw` for AES-256-GCM with 16-byte tags.
     fn new(raw: &[u8; CARD_KEY_LEN]) -> Result<Self> {
-        // SAFETY: no preconditions.
-        let words = unsafe { nitro_nvme_gcm_key_size() }.div_ceil(8);
-        let mut prepared = KVec::with_capacity(words, GFP_KERNEL)?;
-        prepared.resize(words, 0, GFP_KERNEL)?;
-        // SAFETY: `prepared` has room for a `struct aes_gcm_key`; `raw` is
+        let mut prepared = KBox::new(pin_init::zeroed::<ffi::aes_gcm_key>(), GFP_KERNEL)?;
+        // SAFETY: `prepared` is a `struct aes_gcm_key`; `raw` is
         // CARD_KEY_LEN readable bytes.
-        let r = unsafe {
-            aes_gcm_preparekey(prepared.as_mut_ptr(), raw.as_ptr(), CARD_KEY_LEN, TAG_LEN)
-        };
+        let r =
+            unsafe { ffi::aes_gcm_preparekey(&mut *prepared, raw.as_ptr(), CARD_KEY_LEN, TAG_LEN) };
+        let key = Self { prepared };
         if r != 0 {
+            // `key` drops here and wipes what was prepared.
             return Err(Error::from_errno(r));
         }
-        Ok(Self { prepared })
+        Ok(key)
     }
 
     /// Opens a wrapped data key. The caller wipes the result after use.
@@ -135,7 +114,7 @@ impl CardKey {
         // data AD_LEN and the nonce 12 (the ranges above).
         // SAFETY: all buffers are as long as said; the key was prepared.
         let r = unsafe {
-            aes_gcm_decrypt(
+            ffi::aes_gcm_decrypt(
                 out.as_mut_ptr(),
                 src.as_ptr(),
                 KEY_LEN,
@@ -143,7 +122,7 @@ impl CardKey {
                 wrapped.as_ptr(),
                 AD_LEN,
                 wrapped[NONCE].as_ptr(),
-                self.prepared.as_ptr(),
+                &*self.prepared,
             )
         };
         if r != 0 {
@@ -156,11 +135,13 @@ impl CardKey {
 
 impl Drop for CardKey {
     fn drop(&mut self) {
-        // SAFETY: a `KVec<u64>` is valid as bytes for its whole length.
+        let key: *mut ffi::aes_gcm_key = &mut *self.prepared;
+        // SAFETY: The opaque `struct aes_gcm_key` is plain bytes for its
+        // whole size, borrowed mutably here.
         let bytes = unsafe {
             core::slice::from_raw_parts_mut(
-                self.prepared.as_mut_ptr().cast::<u8>(),
-                self.prepared.len() * 8,
+                key.cast::<u8>(),
+                core::mem::size_of::<ffi::aes_gcm_key>(),
             )
         };
         xts::wipe(bytes);

@@ -149,7 +149,7 @@ impl Volume {
     }
 
     /// Carries out one request synchronously.
-    pub(crate) fn process(&self, rq: &RqData<'_>) -> Result {
+    pub(crate) fn process(&self, rq: &mut RqData<'_>) -> Result {
         self.counters.inflight.add(1, Relaxed);
         let r = self.process_counted(rq);
         self.counters.inflight.fetch_sub(1, Relaxed);
@@ -157,7 +157,7 @@ impl Volume {
     }
 
     /// `process`, while counted in the queue length.
-    fn process_counted(&self, rq: &RqData<'_>) -> Result {
+    fn process_counted(&self, rq: &mut RqData<'_>) -> Result {
         let start = Instant::<Monotonic>::now();
         let op = rq.op();
         let bytes = match op {
@@ -181,7 +181,7 @@ impl Volume {
     /// into the bounce buffer (writes: the page must not change); blocks
     /// split across segments are gathered in the bounce buffer.
     /// Gives the bytes moved.
-    fn transfer(&self, rq: &RqData<'_>, write: bool) -> Result<u64> {
+    fn transfer(&self, rq: &mut RqData<'_>, write: bool) -> Result<u64> {
         let bs = self.block_size as usize;
         // Allocated (and zeroed) only when a block needs it: for a read of
         // whole blocks in whole segments, never (measured: the allocation
@@ -373,7 +373,9 @@ impl Operations for Disk {
             // File I/O sleeps: the card's work queue ends the request.
             return e.queue.submit(vol.into(), rq);
         }
-        vol.process(&RqData::new(&rq))?;
+        // SAFETY: `queue_rq` gives the driver the request, not ended until
+        // below; this is its only view.
+        vol.process(&mut unsafe { RqData::new(&rq) })?;
         // The driver holds the only reference while the request is in
         // `queue_rq`, so ending it cannot fail.
         mq::Request::end_ok(rq).map_err(|_| EIO)

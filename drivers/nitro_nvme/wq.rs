@@ -72,7 +72,10 @@ impl WorkItem for IoWork {
     fn run(mut this: Pin<KBox<IoWork>>) {
         let p = this.as_mut().project();
         if let Some(rq) = p.rq.take() {
-            let r = p.vol.process(&blk::RqData::new(&rq));
+            // SAFETY: `queue_rq` handed the request to this work item,
+            // which alone holds it until `end` below; this is its only
+            // view.
+            let r = p.vol.process(&mut unsafe { blk::RqData::new(&rq) });
             blk::end(rq, r);
         }
     }
