@@ -8,6 +8,8 @@
 #   make check        host tests, lint, then every selftest in the VM
 #   make lint         W=1, CLIPPY=1 and rustfmt on everything
 #   make bench        benchmarks, on the non-debug kernel (not a test)
+#   make mutants      the mutation check: every mutant of tools/mutants/list
+#                     caught by its tests (MUTANTS='a b': only those)
 #   make clean
 #
 # Without KDIR, everything runs inside the dev root (tools/devroot.sh) against
@@ -20,7 +22,7 @@ TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 ifeq ($(NITRO_IN_DEVROOT)$(KDIR),)
 
 # Outside the dev root: run the same goals inside it.
-PASS := $(foreach v,RUN V CLIPPY INSTALL_MOD_PATH DESTDIR BENCH_RUNTIME BENCH_NET_PATHS BENCH_RPS BENCH_PERF,$(if $($(v)),$(v)='$($(v))'))
+PASS := $(foreach v,RUN V CLIPPY INSTALL_MOD_PATH DESTDIR BENCH_RUNTIME BENCH_NET_PATHS BENCH_RPS BENCH_PERF MUTANTS,$(if $($(v)),$(v)='$($(v))'))
 .DEFAULT_GOAL := all
 .PHONY: $(or $(MAKECMDGOALS),all)
 $(or $(MAKECMDGOALS),all):
@@ -37,7 +39,7 @@ NITROCTL := $(TOP)/tools/nitroctl/target/release/nitroctl
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) LLVM=$(LLVM)
 
 .DEFAULT_GOAL := all
-.PHONY: all modules nitroctl selftests samples host-test lint fmt vm check bench clean install
+.PHONY: all modules nitroctl selftests samples host-test lint fmt vm check mutants bench clean install
 
 all: modules nitroctl selftests samples
 
@@ -73,6 +75,11 @@ vm: all
 
 check: host-test lint all
 	$(TOP)/tools/vm.sh $(KDIR) check
+
+# Not part of check: each mutant (a breakage of the code) built in a copy of
+# the tree, then all run in one VM; fails if one survives (tools/mutants).
+mutants: all
+	LLVM=$(LLVM) $(TOP)/tools/mutants/run.sh $(KDIR) $(MUTANTS)
 
 # Benchmarks run on the non-debug kernel (tools/kernel.sh ... bench), so the
 # modules are built again, against it, in a copy of the tree (an M= build

@@ -28,7 +28,44 @@ ktap_done() {
 	[ "$ktap_fail" = 0 ]
 }
 
-ko_path() { local d=${1#nitro_}; echo "$top/drivers/nitro_$d/nitro-$d.ko"; }
+# run_test T: runs selftest T (a path from selftests/, as in tests.list) and
+# prints its output indented, as a KTAP subtest. Sets test_out (the
+# output), test_passed, test_skipped and test_failed (its results), and
+# test_broken if it crashed, hung (600 s), or ran fewer results than it
+# planned.
+run_test() {
+	local out rc p s f plan
+	out=$(cd "$top/selftests" && timeout 600 "./$1" 2>&1)
+	rc=$?
+	test_out=$out
+	echo "$out" | sed 's/^/    /'
+	p=$(grep -Ec '^ok [0-9]+' <<<"$out")
+	s=$(grep -Ec '^ok [0-9]+.*# SKIP' <<<"$out")
+	f=$(grep -Ec '^not ok [0-9]+' <<<"$out")
+	plan=$(grep -Eo '^1\.\.[0-9]+' <<<"$out" | head -1 | cut -c4-)
+	test_passed=$((p - s)) test_skipped=$s test_failed=$f test_broken=
+	if [ "$rc" != 0 ] && [ "$f" = 0 ] || [ -z "$plan" ] || [ "$plan" != $((p + f)) ]; then
+		echo "# $1: exit $rc, plan ${plan:-none}, ran $((p + f))"
+		test_broken=1
+	fi
+}
+
+# What the kernel log must not contain: oopses, KASAN and UBSAN reports,
+# lockdep splats, warnings, Rust panics.
+KLOG_BAD='BUG:|WARNING:|Oops|KASAN|UBSAN|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|Call Trace:|general protection fault|kernel panic|rust_panic|panicked at'
+
+# The .ko file of module $1 (nitro_ctrl, ..., nitro_testcard): in the tree,
+# or all in $NITRO_KO_DIR if that is set (make mutants: a mutant's modules).
+ko_path() {
+	local d=${1#nitro_}
+	if [ -n "${NITRO_KO_DIR:-}" ]; then
+		echo "$NITRO_KO_DIR/nitro-$d.ko"
+	elif [ "$d" = testcard ]; then
+		echo "$top/selftests/nitro_testcard/nitro-testcard.ko"
+	else
+		echo "$top/drivers/nitro_$d/nitro-$d.ko"
+	fi
+}
 
 loaded() { [ -d "/sys/module/$1" ]; }
 
@@ -64,23 +101,30 @@ kmod() {
 	fi
 }
 
-# Kernel log lines printed since mark_log. The mark is the last line
-# itself (its timestamp makes it unique), not a count of lines: once the
-# ring buffer is full, old lines go as new ones come and the count stays.
-# A mark that has left the ring gives every line still in it.
-mark_log() { log_mark=$(dmesg | tail -n 1); }
-new_log() {
-	dmesg | LOG_MARK="$log_mark" awk '
-		{ line[NR] = $0; if ($0 == ENVIRON["LOG_MARK"]) at = NR }
-		END { for (i = at + 1; i <= NR; i++) print line[i] }'
+# The kernel log by sequence number (selftests/kmsg.py). A capture started
+# first (kmsg_capture: tools/guest.sh, selftests/run.sh) keeps every record in
+# $NITRO_KMSG, so what a test looks for is there even after the ring wrapped;
+# without one, kmsg.py reads the ring itself.
+kmsg() { python3 "$top/selftests/kmsg.py" "$@"; }
+kmsg_capture() {
+	[ -n "${NITRO_KMSG:-}" ] && return 0
+	export NITRO_KMSG=/tmp/nitro-kmsg.log
+	kmsg capture "$NITRO_KMSG" </dev/null >/dev/null 2>&1 &
+	kmsg_capture_pid=$!
 }
+# mark_log, then new_log: the records logged since the mark (exit 3, after
+# them, if some of those were lost). klog: the whole log, from boot.
+mark_log() { log_mark=$(kmsg mark); }
+new_log() { kmsg since "$log_mark"; }
+klog() { kmsg since -1; }
 
 # Attaches volume $1 as device $2 with nitroctl; prints the disk's name
 # (the card logs it) once its node exists.
 vol_attach() {
-	local disk
+	local disk m
+	m=$(kmsg mark)
 	"$NITROCTL" volume attach "$1" "$2" >/dev/null || return 1
-	disk=$(dmesg | sed -n "s/.*$1 attached as \(nitro[0-9]*n1\) .*/\1/p" | tail -1)
+	disk=$(kmsg since "$m" | sed -n "s/.*$1 attached as \(nitro[0-9]*n1\) .*/\1/p" | tail -1)
 	udevadm settle 2>/dev/null
 	[ -b "/dev/$disk" ] && echo "$disk"
 }

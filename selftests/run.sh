@@ -2,18 +2,25 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Runs every selftest in tests.list (in the VM, as root), as KTAP: each test
-# is a subtest whose own results are indented. Then checks the kernel log for
-# oopses, KASAN reports, lockdep splats and warnings since the start. Ends
-# with one line "N passed, N failed" counting every individual result.
+# is a subtest whose own results are indented. Then checks the kernel log,
+# every record of it from boot (kept by a capture of /dev/kmsg started
+# before anything else: the ring may wrap during a run), twice: that no
+# record was lost, and that there is no oops, KASAN report, lockdep splat or
+# warning. Ends with one line "N passed, N failed" counting every individual
+# result. NITRO_TESTS="a b" runs those tests (paths from selftests/) instead.
 source "$(dirname "$0")/lib.sh"
+kmsg_capture
 cd "$top/selftests" || exit 1
 
-mapfile -t tests < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' tests.list)
-log_start=$(dmesg | wc -l)
+if [ -n "${NITRO_TESTS:-}" ]; then
+	read -ra tests <<<"$NITRO_TESTS"
+else
+	mapfile -t tests < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' tests.list)
+fi
 passed=0 failed=0 skipped=0
 
 echo "KTAP version 1"
-echo "1..$(( ${#tests[@]} + 2 ))"
+echo "1..$(( ${#tests[@]} + 3 ))"
 n=0
 
 # 1: load the modules (every test expects them loaded and leaves them so).
@@ -27,40 +34,44 @@ fi
 
 for t in "${tests[@]}"; do
 	n=$((n + 1))
-	out=$(timeout 600 "./$t" 2>&1); rc=$?
-	echo "$out" | sed 's/^/    /'
-	p=$(grep -Ec '^ok [0-9]+' <<<"$out")
-	s=$(grep -Ec '^ok [0-9]+.*# SKIP' <<<"$out")
-	f=$(grep -Ec '^not ok [0-9]+' <<<"$out")
-	plan=$(grep -Eo '^1\.\.[0-9]+' <<<"$out" | head -1 | cut -c4-)
-	p=$((p - s))
-	passed=$((passed + p)) skipped=$((skipped + s)) failed=$((failed + f))
+	run_test "$t"
+	passed=$((passed + test_passed)) skipped=$((skipped + test_skipped))
+	failed=$((failed + test_failed))
 	# A test that crashed, hung, or ran fewer results than it planned fails
 	# as a whole, once, on top of its own results.
-	if [ "$rc" != 0 ] && [ "$f" = 0 ] || [ -z "$plan" ] || [ "$plan" != $((p + s + f)) ]; then
-		echo "# $t: exit $rc, plan ${plan:-none}, ran $((p + s + f))"
+	if [ -n "$test_broken" ]; then
 		failed=$((failed + 1))
 		echo "not ok $n $t"
-	elif [ "$f" != 0 ]; then
+	elif [ "$test_failed" != 0 ]; then
 		echo "not ok $n $t"
 	else
 		echo "ok $n $t"
 	fi
 done
 
-# Last: the kernel log since the start must be clean.
+# Last: the kernel log from boot must be whole...
 n=$((n + 1))
-bad=$(dmesg | tail -n +"$((log_start + 1))" | grep -E \
-	'BUG:|WARNING:|Oops|KASAN|UBSAN|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context|Call Trace:|general protection fault|kernel panic|rust_panic|panicked at' || true)
-if [ -z "$bad" ]; then
+if out=$(kmsg lost); then
+	echo "ok $n kernel log complete (every record from boot captured)"
+	passed=$((passed + 1))
+else
+	echo "$out" | sed 's/^/# /'
+	echo "not ok $n kernel log lost records (the capture fell behind the ring)"
+	failed=$((failed + 1))
+fi
+# ... and clean.
+n=$((n + 1))
+log=$(klog)
+if ! grep -Eq "$KLOG_BAD" <<<"$log"; then
 	echo "ok $n kernel log clean (no oops, KASAN, lockdep or warning)"
 	passed=$((passed + 1))
 else
-	echo "# kernel log:"
-	dmesg | tail -n +"$((log_start + 1))" | sed 's/^/# /'
+	echo "# kernel log, what matched and the lines after it:"
+	grep -E -A 40 "$KLOG_BAD" <<<"$log" | head -n 1000 | sed 's/^/# /'
 	echo "not ok $n kernel log clean"
 	failed=$((failed + 1))
 fi
+[ -n "${kmsg_capture_pid:-}" ] && kill "$kmsg_capture_pid" 2>/dev/null
 
 if [ "$skipped" != 0 ]; then
 	echo "$passed passed, $failed failed, $skipped skipped"

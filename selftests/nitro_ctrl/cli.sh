@@ -3,14 +3,16 @@
 #
 # cli: nitroctl over the whole control plane (with nitro_testcard, left
 # loaded by objects.sh), what happens to objects whose card leaves, the
-# limits (ENOSPC), that the control plane sends nothing anywhere, and the
-# real EBS card's answer to provisioning without its key. Leaves the four real modules loaded.
+# limits (ENOSPC), that the control plane sends nothing anywhere and opens no
+# socket (and that the check for one sees the VPC card's), and the real EBS
+# card's answer to provisioning without its key. Leaves the four real modules
+# loaded.
 source "$(dirname "$0")/../lib.sh"
 
-ktap_header 26
+ktap_header 28
 N=$NITROCTL
 js() { python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if ($1) else 1)"; }
-testcard=$top/selftests/nitro_testcard/nitro-testcard.ko
+testcard=$(ko_path nitro_testcard)
 loaded nitro_testcard || insmod "$testcard"
 
 out=$($N volume create --kind ebs --size 8G --name cli-web); rc=$?
@@ -47,6 +49,20 @@ out=$($N metrics --watch 1 --count 2 --json); rc=$?
 ok '[ $rc = 0 ] && [ $(wc -l <<<"$out") = 2 ]' "metrics --watch --count 2 --json prints two snapshots"
 ok '$N audit | grep -Eq " volume-attach +$vol +ok$" && $N audit --json | js "any(a[\"op\"] == \"volume-delete\" and a[\"result\"] == \"EBUSY\" for a in d)"' "audit shows attaches and the refused delete"
 
+# Sockets on the VPC card's port, 6081 (0x17C1), local or remote, in the UDP
+# and TCP tables (IPv4 and IPv6) of every network namespace that a process is
+# in or /run/netns names: one line "NAMESPACE TABLE LOCAL REMOTE" each.
+port_sockets() {
+	local ns ino seen=" "
+	for ns in /proc/[0-9]*/ns/net /run/netns/*; do
+		ino=$(stat -L -c %i "$ns" 2>/dev/null) || continue
+		case "$seen" in *" $ino "*) continue ;; esac
+		seen="$seen$ino "
+		nsenter --net="$ns" awk -v ns="$ns" 'FNR > 1 && ($2 ~ /:17C1$/ || $3 ~ /:17C1$/) { print ns, FILENAME, $2, $3 }' \
+			/proc/net/udp /proc/net/udp6 /proc/net/tcp /proc/net/tcp6
+	done
+}
+
 # The controller is passive: a control-plane run sends no packet anywhere.
 tx() { awk 'NR > 2 { sub(/^ */, ""); split($0, f, /[: ]+/); s += f[11] } END { print s + 0 }' /proc/net/dev; }
 before=$(tx)
@@ -56,7 +72,8 @@ for i in $(seq 1 50); do
 	$N status >/dev/null; $N metrics >/dev/null
 done
 after=$(tx)
-ok '[ "$before" = "$after" ] && ! grep -q nitro /proc/net/udp /proc/net/tcp 2>/dev/null' "50 rounds of create/attach/detach/delete: interface TX counters unchanged ($before -> $after), no sockets"
+socks=$(port_sockets)
+ok '[ "$before" = "$after" ] && [ -z "$socks" ]' "50 rounds of create/attach/detach/delete: interface TX counters unchanged ($before -> $after), no socket on port 6081 in any namespace"
 
 # A card that leaves: its objects are marked lost, only delete works.
 mark_log
@@ -69,7 +86,7 @@ for v in $($N volume list --json | python3 -c 'import json,sys; print(" ".join(v
 	$N volume delete $v >/dev/null
 done
 ok '[ "$($N volume list --json)" = "[]" ]' "card-lost volumes can be deleted"
-ok '! dmesg | grep -q "nitro_testcard: protocol violation"' "the test card saw no protocol violation from the controller"
+ok '! klog | grep -q "nitro_testcard: protocol violation"' "the test card saw no protocol violation from the controller"
 
 # Limits: reload the controller with tiny ones.
 unload_all
@@ -90,5 +107,17 @@ truncate -s 1G /tmp/cli-backing && head -c 100 /dev/zero >/tmp/cli-wrapped
 out=$($N volume create --kind ebs --size 1G --backing /tmp/cli-backing --wrapped-key /tmp/cli-wrapped 2>&1); rc=$?
 ok '[ $rc = 1 ] && grep -q "the EBS card has no card key" <<<"$out" && [ "$($N volume list --json)" = "[]" ]' "with the real block card and no card key: EBS create refused (ENOKEY), explained, nothing recorded"
 rm -f /tmp/cli-backing /tmp/cli-wrapped
+
+# The socket check sees a socket when there is one: a VPC host's, the only
+# socket in nitro-rs, on its underlay address in its namespace.
+ip netns add cli-ns && ip -n cli-ns link set lo up && ip -n cli-ns addr add 192.0.2.1/32 dev lo
+h=$($N host create --underlay 192.0.2.1 --netns cli-ns | sed -En '1s/^[[:space:]]*([0-9]+)[[:space:]]*$/\1/p')
+socks=$(port_sockets)
+ok '[ -n "$h" ] && [ "$socks" = "/run/netns/cli-ns /proc/net/udp 010200C0:17C1 00000000:0000" ]' \
+	"the check sees the one socket of a VPC host: UDP on 192.0.2.1:6081 in its namespace (${socks:-none})"
+[ -n "$h" ] && $N host delete "$h" >/dev/null
+socks=$(port_sockets)
+ok '[ -z "$socks" ]' "host deleted: no socket on port 6081 in any namespace"
+ip netns del cli-ns
 
 ktap_done

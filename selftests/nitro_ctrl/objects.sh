@@ -11,6 +11,6 @@ for m in nitro_net nitro_nvme; do
 	if loaded "$m"; then rmmod "$m" || exit 1; fi
 done
 load nitro_ctrl && load nitro_sec || exit 1
-loaded nitro_testcard || insmod "$top/selftests/nitro_testcard/nitro-testcard.ko" || exit 1
+loaded nitro_testcard || insmod "$(ko_path nitro_testcard)" || exit 1
 open_gate || exit 1
 exec "$(dirname "$0")/ctrl_objects"

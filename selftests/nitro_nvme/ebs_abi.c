@@ -5,8 +5,8 @@
  * Expects nitro_nvme loaded with an EBS card key (ebs.sh, run before this,
  * leaves it so) and the boot gate open. Every refused create must leave
  * nothing behind; a wrapped key that does not authenticate is refused at
- * attach and the volume stays available; the per-controller character
- * device takes the controller-level passthrough ioctls only.
+ * attach and the volume stays available; describe and list never give back
+ * any part of a volume's wrapped key.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <linux/nitro.h>
@@ -68,6 +69,22 @@ static int vol_count(void)
 	return l.more ? -1 : (int)l.count;
 }
 
+/*
+ * Whether 4 consecutive bytes of the wrapped key, past its magic and
+ * version, are anywhere in buf: a leak of the nonce, the sealed key or the
+ * tag (a random 4-byte match in a describe answer: about 1 in 10^7).
+ */
+static int leaks(const void *buf, size_t len, const __u8 *key)
+{
+	const __u8 *b = buf;
+
+	for (size_t k = 8; k + 4 <= NITRO_WRAPPED_KEY_LEN; k++)
+		for (size_t i = 0; i + 4 <= len; i++)
+			if (!memcmp(b + i, key + k, 4))
+				return 1;
+	return 0;
+}
+
 static int ref(unsigned long cmd, __u64 id)
 {
 	struct nitro_object_ref r = { .size = sizeof(r), .id = id };
@@ -85,7 +102,7 @@ int main(void)
 	__u64 id;
 
 	ksft_print_header();
-	ksft_set_plan(10);
+	ksft_set_plan(11);
 	fd = open("/dev/" NITRO_CTRL_DEVICE, O_RDWR);
 	backing = open(BACKING, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	ro = open(BACKING, O_RDONLY);
@@ -163,6 +180,29 @@ int main(void)
 				 ref(NITRO_IOC_VOLUME_DELETE, id) == 0,
 				 "a wrapped key that does not authenticate: attach EKEYREJECTED, volume stays available (create %d, attach %d)\n",
 				 rc, att);
+	}
+
+	{
+		/* A well-formed key with random contents: nothing of it comes back. */
+		struct nitro_volume_info list[64];
+		struct nitro_list l = { .size = sizeof(l), .entries = (uintptr_t)list, .cap = 64 };
+		int rl, rd, found = 0, leaked = 0;
+
+		fake_key(key);
+		rc = getrandom(key + 8, sizeof(key) - 8, 0) == (ssize_t)(sizeof(key) - 8) ?
+			     ebs_create(backing, key, 16 * MIB, &id) : -1;
+		memset(&d, 0, sizeof(d));
+		d.size = sizeof(d);
+		d.id = id;
+		rd = xioctl(NITRO_IOC_VOLUME_DESCRIBE, &d);
+		rl = xioctl(NITRO_IOC_VOLUME_LIST, &l);
+		leaked = leaks(&d, sizeof(d), key) || leaks(list, l.count * sizeof(list[0]), key);
+		for (unsigned int j = 0; rl == 0 && j < l.count; j++)
+			found += list[j].id == id;
+		ksft_test_result(rc == 0 && rd == 0 && d.info.id == id && rl == 0 && found == 1 &&
+				 !leaked && ref(NITRO_IOC_VOLUME_DELETE, id) == 0,
+				 "describe and list of an EBS volume give back no 4 bytes of its wrapped key (create %d, describe %d, list %d, leaked %d)\n",
+				 rc, rd, rl, leaked);
 	}
 
 	unlink(BACKING);

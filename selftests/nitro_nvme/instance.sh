@@ -5,8 +5,12 @@
 # blk-mq disk (size, block size, one queue per CPU) that reads back what was
 # written, carries a filesystem, keeps its data across detach and reattach,
 # survives a detach under I/O, and is counted in the metrics; deprovision
-# destroys the key and frees the pages, so a new volume reads zeros; 512-byte
-# blocks work; unloading the card removes its disks.
+# frees the pages (the card says it destroyed the key) and a new volume in
+# its place starts empty; 512-byte blocks work; unloading the card removes
+# its disks. Blocks never written read as zeros into a buffer that held other
+# bytes (a fresh buffer is zeros already). That the old data cannot be read
+# after deprovision, whatever happens to the pages, needs the medium itself
+# (a test to come: Documentation/security.rst).
 source "$(dirname "$0")/../lib.sh"
 
 ktap_header 13
@@ -25,6 +29,18 @@ new_disk() {
 	vol=$($N volume create --kind instance --size "$1M" --block-size "$2" | awk '{print $1}') || return 1
 	attach "$vol" "$3"
 }
+# zeros DEV OFFSET LEN: LEN bytes at OFFSET of DEV, read with O_DIRECT into
+# a buffer filled with 0xaa first, are all zeros.
+zeros() {
+	python3 - "$@" <<'EOF'
+import mmap, os, sys
+dev, off, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, n)
+buf.write(b"\xaa" * n)
+sys.exit(0 if os.preadv(fd, [buf], off) == n and buf[:] == bytes(n) else 1)
+EOF
+}
 # Attaches $1 as $2; prints "<vol> <disk>".
 attach() {
 	local disk
@@ -38,7 +54,7 @@ ok '[ -b "/dev/$disk" ] && [ "$(blockdev --getsize64 /dev/$disk)" = $((64 * MiB)
 
 head -c $MiB /dev/urandom >/tmp/data
 dd if=/tmp/data of=/dev/$disk bs=64k seek=80 oflag=direct status=none
-ok 'cmp -s /tmp/data <(dd if=/dev/$disk bs=64k skip=80 count=16 iflag=direct status=none) && cmp -s <(head -c $MiB /dev/zero) <(dd if=/dev/$disk bs=64k count=16 iflag=direct status=none)' \
+ok 'cmp -s /tmp/data <(dd if=/dev/$disk bs=64k skip=80 count=16 iflag=direct status=none) && zeros /dev/$disk 0 $MiB' \
 	"reads back what was written; blocks never written read as zeros"
 
 out=$(dd if=/tmp/data of=/dev/$disk bs=4096 seek=$((64 * 256)) count=1 oflag=direct 2>&1); rc=$?
@@ -71,14 +87,14 @@ $N volume delete "$vol" >/dev/null
 ok 'new_log | grep -Eq "$vol deprovisioned: key destroyed, [1-9][0-9]* pages freed"' \
 	"deprovision destroys the key and frees the pages"
 read -r vol disk < <(new_disk 64 4096 sdf)
-ok 'cmp -s <(head -c $((16 * MiB)) /dev/zero) <(dd if=/dev/$disk bs=1M count=16 iflag=direct status=none)' \
-	"a new volume in its place reads zeros, not the old data"
+ok 'zeros /dev/$disk 0 $((16 * MiB))' \
+	"a new volume in its place starts empty: none of the old one's blocks, all read as zeros"
 $N volume detach "$vol" >/dev/null && $N volume delete "$vol" >/dev/null
 
 read -r vol disk < <(new_disk 8 512 sdh)
 head -c 2560 /dev/urandom >/tmp/small
 dd if=/tmp/small of=/dev/$disk bs=512 seek=3 oflag=direct status=none
-ok '[ "$(blockdev --getss /dev/$disk)" = 512 ] && cmp -s /tmp/small <(dd if=/dev/$disk bs=512 skip=3 count=5 iflag=direct status=none) && cmp -s <(head -c 1536 /dev/zero) <(dd if=/dev/$disk bs=512 count=3 iflag=direct status=none)' \
+ok '[ "$(blockdev --getss /dev/$disk)" = 512 ] && cmp -s /tmp/small <(dd if=/dev/$disk bs=512 skip=3 count=5 iflag=direct status=none) && zeros /dev/$disk 0 1536' \
 	"512-byte blocks: odd sectors read back; their neighbours in the same page read zeros"
 
 mark_log

@@ -8,6 +8,10 @@ for acpi/X, /sys/firmware/dmi/tables/X for smbios/X, and the legacy BIOS ROM
 (physical 0xF0000, 64 KiB) through /dev/mem for bios-rom, then replays the
 extend registers. Prints one line per mismatch and exits 1 if there is any,
 else prints what it checked.
+
+With --allowlist, reads nothing from the kernel module: prints an allowlist
+(`sha384sum` lines, "DIGEST  COMPONENT") of what userspace sees, the
+known-good list a verifier would compute on its own.
 """
 import hashlib
 import json
@@ -23,12 +27,32 @@ def read(component):
             f.seek(ROM_BASE)
             return f.read(ROM_LEN)
     kind, name = component.split("/", 1)
-    base = {"acpi": "/sys/firmware/acpi/tables", "smbios": "/sys/firmware/dmi/tables"}[kind]
+    base = {"acpi": ACPI, "smbios": DMI}[kind]
     with open(os.path.join(base, name), "rb") as f:
         return f.read()
 
 
+ACPI, DMI = "/sys/firmware/acpi/tables", "/sys/firmware/dmi/tables"
+
+
+def components():
+    """Every component userspace can see, named as the chip names them."""
+    names = ["bios-rom"]
+    for kind, base in (("acpi", ACPI), ("smbios", DMI)):
+        names += [f"{kind}/{n}" for n in sorted(os.listdir(base))
+                  if os.path.isfile(os.path.join(base, n))]
+    return names
+
+
+def allowlist():
+    for c in components():
+        print(f"{hashlib.sha384(read(c)).hexdigest()}  {c}")
+    return 0
+
+
 def main():
+    if sys.argv[1:] == ["--allowlist"]:
+        return allowlist()
     fw = json.load(sys.stdin)
     bad = []
     regs = [bytes(48)] * len(fw["registers"])
@@ -45,10 +69,9 @@ def main():
             bad.append(f"register {i}: kernel {fw['registers'][i][:16]}.., replayed {r.hex()[:16]}..")
     # every ACPI and SMBIOS table userspace sees must be in the log
     logged = {m["component"] for m in fw["log"]}
-    for kind, base in (("acpi", "/sys/firmware/acpi/tables"), ("smbios", "/sys/firmware/dmi/tables")):
-        for name in sorted(os.listdir(base)):
-            if os.path.isfile(os.path.join(base, name)) and f"{kind}/{name}" not in logged:
-                bad.append(f"{kind}/{name}: in sysfs but not measured")
+    for c in components():
+        if c not in logged:
+            bad.append(f"{c}: seen from userspace but not measured")
     for b in bad:
         print(b)
     if not bad:
