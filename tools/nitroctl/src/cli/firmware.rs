@@ -3,10 +3,88 @@
 
 use crate::{
     abi,
-    device::{sized, Ctrl, Error},
-    report::{gate_name, table, Rows},
+    cli::{status::gate_name, GlobalOptions},
+    device::{sized, Controller},
+    error::Error,
+    output::{table, Rows},
+    text_field,
 };
+use clap::Subcommand;
 use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Firmware commands.
+#[derive(Subcommand, Debug, PartialEq)]
+pub enum FirmwareCommand {
+    /// Show the measurement log, the registers and the boot gate.
+    Show {
+        /// Print the log as an allowlist file instead (sha384sum format).
+        #[arg(long)]
+        allowlist: bool,
+    },
+    /// Set the allowlist of known-good digests from FILE and verify.
+    Allow {
+        /// Lines of '[sha384:]HEX COMPONENT'; '-' for standard input.
+        file: PathBuf,
+    },
+    /// Ask to write firmware (the security chip always refuses).
+    Update {
+        /// Component to write.
+        #[arg(long, default_value = "bios-rom")]
+        component: String,
+        /// The image.
+        file: PathBuf,
+    },
+}
+
+/// `nitroctl firmware ...`.
+pub fn run(options: &GlobalOptions, command: &FirmwareCommand) -> Result<String, Error> {
+    let controller = options.open()?;
+    match command {
+        FirmwareCommand::Show { allowlist } => {
+            let firmware = read(&controller)?;
+            Ok(if *allowlist {
+                firmware.allowlist()
+            } else {
+                options.render(&firmware, Firmware::human)
+            })
+        }
+        FirmwareCommand::Allow { file } => {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(file)
+            }
+            .map_err(|error| cannot_read(file, error))?;
+            let mut entries = parse_allowlist(&text).map_err(Error::Usage)?;
+            let (gate, failed) = allow(&controller, &mut entries)?;
+            if gate == abi::NITRO_GATE_OPEN {
+                Ok(format!(
+                    "boot gate: open ({} allowlist entries)\n",
+                    entries.len()
+                ))
+            } else {
+                Err(Error::Refused {
+                    message: format!(
+                        "host quarantined: firmware component {failed} does not match the allowlist; \
+                         the cards stay held back until nitro_sec is reloaded"
+                    ),
+                    errno: libc::EACCES,
+                })
+            }
+        }
+        FirmwareCommand::Update { component, file } => {
+            let mut image = std::fs::read(file).map_err(|error| cannot_read(file, error))?;
+            update(&controller, component, &mut image)?;
+            Ok("firmware updated\n".into())
+        }
+    }
+}
+
+/// The usage error of a file that cannot be read.
+fn cannot_read(path: &Path, error: std::io::Error) -> Error {
+    Error::Usage(format!("cannot read {}: {error}", path.display()))
+}
 
 /// One measured component.
 #[derive(Serialize, Debug, PartialEq, Clone)]
@@ -40,50 +118,42 @@ pub struct Firmware {
     pub log: Vec<Component>,
 }
 
-fn hex(b: &[u8]) -> String {
+/// Lower-case hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    b.iter().fold(String::new(), |mut s, x| {
-        let _ = write!(s, "{x:02x}");
-        s
+    bytes.iter().fold(String::new(), |mut text, byte| {
+        let _ = write!(text, "{byte:02x}");
+        text
     })
 }
 
-fn c_str(f: &[std::ffi::c_char]) -> String {
-    let b: Vec<u8> = f
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
-        .collect();
-    String::from_utf8_lossy(&b).into_owned()
-}
-
 /// Reads the status and the log.
-pub fn read(ctrl: &Ctrl) -> Result<Firmware, Error> {
-    let mut st: abi::nitro_firmware_status = sized();
-    ctrl.ioctl(
+pub fn read(controller: &Controller) -> Result<Firmware, Error> {
+    let mut status: abi::nitro_firmware_status = sized();
+    controller.ioctl(
         "NITRO_IOC_FIRMWARE_STATUS",
         abi::NITRO_IOC_FIRMWARE_STATUS,
-        &mut st,
+        &mut status,
     )?;
     let log: Vec<abi::nitro_measurement> =
-        ctrl.list_all("NITRO_IOC_FIRMWARE_LOG", abi::NITRO_IOC_FIRMWARE_LOG, 256)?;
+        controller.list_all("NITRO_IOC_FIRMWARE_LOG", abi::NITRO_IOC_FIRMWARE_LOG, 256)?;
     Ok(Firmware {
-        gate: gate_name(st.gate),
-        failed: c_str(&st.failed),
-        allowlist: st.allowlist,
-        write_attempts: st.write_attempts,
-        registers: st.regs[..st.nregs.min(3) as usize]
+        gate: gate_name(status.gate),
+        failed: text_field::read(&status.failed),
+        allowlist: status.allowlist,
+        write_attempts: status.write_attempts,
+        registers: status.regs[..status.nregs.min(3) as usize]
             .iter()
-            .map(|r| hex(&r[..abi::NITRO_SHA384_LEN as usize]))
+            .map(|register| hex(&register[..abi::NITRO_SHA384_LEN as usize]))
             .collect(),
         log: log
             .iter()
-            .map(|m| Component {
-                index: m.index,
-                component: c_str(&m.component),
-                register: m.reg,
-                size: m.size_bytes,
-                sha384: hex(&m.digest[..(m.digest_len as usize).min(64)]),
+            .map(|measurement| Component {
+                index: measurement.index,
+                component: text_field::read(&measurement.component),
+                register: measurement.reg,
+                size: measurement.size_bytes,
+                sha384: hex(&measurement.digest[..(measurement.digest_len as usize).min(64)]),
             })
             .collect(),
     })
@@ -100,19 +170,19 @@ impl Firmware {
             "\nallowlist: {} entries; refused firmware writes: {}\n",
             self.allowlist, self.write_attempts
         ));
-        for (i, r) in self.registers.iter().enumerate() {
-            out.push_str(&format!("register {i}: {r}\n"));
+        for (index, register) in self.registers.iter().enumerate() {
+            out.push_str(&format!("register {index}: {register}\n"));
         }
         let rows: Rows<5> = self
             .log
             .iter()
-            .map(|c| {
+            .map(|component| {
                 [
-                    c.index.to_string(),
-                    c.component.clone(),
-                    c.register.to_string(),
-                    c.size.to_string(),
-                    c.sha384.clone(),
+                    component.index.to_string(),
+                    component.component.clone(),
+                    component.register.to_string(),
+                    component.size.to_string(),
+                    component.sha384.clone(),
                 ]
             })
             .collect();
@@ -123,9 +193,9 @@ impl Firmware {
     /// The log as an allowlist file (`sha384sum` format).
     pub fn allowlist(&self) -> String {
         use std::fmt::Write;
-        self.log.iter().fold(String::new(), |mut s, c| {
-            let _ = writeln!(s, "{}  {}", c.sha384, c.component);
-            s
+        self.log.iter().fold(String::new(), |mut text, component| {
+            let _ = writeln!(text, "{}  {}", component.sha384, component.component);
+            text
         })
     }
 }
@@ -133,57 +203,68 @@ impl Firmware {
 /// Parses an allowlist file: one `[sha384:]HEX  COMPONENT` per line
 /// (`sha384sum` output works), `#` comments and blank lines ignored.
 pub fn parse_allowlist(text: &str) -> Result<Vec<abi::nitro_allow_entry>, String> {
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
+    let mut entries = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let mut parts = line.split_whitespace();
-        let (Some(digest), Some(component), None) = (parts.next(), parts.next(), parts.next())
+        let mut words = line.split_whitespace();
+        let (Some(digest), Some(component), None) = (words.next(), words.next(), words.next())
         else {
-            return Err(format!("line {}: expected 'DIGEST COMPONENT'", n + 1));
+            return Err(format!("line {number}: expected 'DIGEST COMPONENT'"));
         };
         let digest = match digest.split_once(':') {
-            Some(("sha384", d)) => d,
-            Some((alg, _)) => {
-                return Err(format!("line {}: unknown hash algorithm '{alg}'", n + 1))
+            Some(("sha384", digest)) => digest,
+            Some((algorithm, _)) => {
+                return Err(format!(
+                    "line {number}: unknown hash algorithm '{algorithm}'"
+                ))
             }
             None => digest,
         };
         if digest.len() % 2 != 0 || digest.len() > 2 * abi::NITRO_DIGEST_MAX as usize {
-            return Err(format!("line {}: bad digest length", n + 1));
+            return Err(format!("line {number}: bad digest length"));
         }
-        let mut e = abi::nitro_allow_entry {
+        let mut entry = abi::nitro_allow_entry {
             alg: abi::NITRO_HASH_SHA384,
             digest_len: (digest.len() / 2) as u32,
             ..Default::default()
         };
-        for i in 0..digest.len() / 2 {
-            e.digest[i] = u8::from_str_radix(&digest[2 * i..2 * i + 2], 16)
-                .map_err(|_| format!("line {}: digest is not hex", n + 1))?;
+        for byte in 0..digest.len() / 2 {
+            entry.digest[byte] = u8::from_str_radix(&digest[2 * byte..2 * byte + 2], 16)
+                .map_err(|_| format!("line {number}: digest is not hex"))?;
         }
-        crate::objects::put_str(&mut e.component, component, "component")
-            .map_err(|m| format!("line {}: {m}", n + 1))?;
-        out.push(e);
+        text_field::fill(&mut entry.component, component, "component")
+            .map_err(|message| format!("line {number}: {message}"))?;
+        entries.push(entry);
     }
-    Ok(out)
+    Ok(entries)
 }
 
 /// Sets the allowlist; gives (gate, failed component).
-pub fn allow(ctrl: &Ctrl, entries: &mut [abi::nitro_allow_entry]) -> Result<(u32, String), Error> {
-    let mut a: abi::nitro_firmware_allow = sized();
-    a.count = entries.len() as u32;
-    a.entries = if entries.is_empty() {
+pub fn allow(
+    controller: &Controller,
+    entries: &mut [abi::nitro_allow_entry],
+) -> Result<(u32, String), Error> {
+    let mut allow: abi::nitro_firmware_allow = sized();
+    allow.count = entries.len() as u32;
+    allow.entries = if entries.is_empty() {
         0
     } else {
         entries.as_mut_ptr() as u64
     };
-    a.entry_size = std::mem::size_of::<abi::nitro_allow_entry>() as u32;
-    ctrl.ioctl("NITRO_IOC_FIRMWARE_ALLOW", abi::NITRO_IOC_FIRMWARE_ALLOW, &mut a)
-        .map_err(|e| {
-            let msg = match e.errno() {
-                Some(libc::EPERM) if ctrl.privileged() => {
+    allow.entry_size = std::mem::size_of::<abi::nitro_allow_entry>() as u32;
+    controller
+        .ioctl(
+            "NITRO_IOC_FIRMWARE_ALLOW",
+            abi::NITRO_IOC_FIRMWARE_ALLOW,
+            &mut allow,
+        )
+        .map_err(|error| {
+            let message = match error.errno() {
+                Some(libc::EPERM) if controller.privileged() => {
                     "the host is quarantined; only reloading nitro_sec (a new measurement) clears that"
                 }
                 Some(libc::ENODEV) => "no security chip on the bus: load nitro_sec",
@@ -191,29 +272,34 @@ pub fn allow(ctrl: &Ctrl, entries: &mut [abi::nitro_allow_entry]) -> Result<(u32
                 Some(libc::EINVAL) => {
                     "the allowlist has an entry the controller refuses (algorithm, digest length or name)"
                 }
-                _ => return e,
+                _ => return error,
             };
             Error::Refused {
-                msg: msg.into(),
-                errno: e.errno().unwrap_or_default(),
+                message: message.into(),
+                errno: error.errno().unwrap_or_default(),
             }
         })?;
-    Ok((a.gate, c_str(&a.failed)))
+    Ok((allow.gate, text_field::read(&allow.failed)))
 }
 
 /// Asks for a firmware update (always refused by the security chip).
-pub fn update(ctrl: &Ctrl, component: &str, image: &mut [u8]) -> Result<(), Error> {
-    let mut u: abi::nitro_firmware_update = sized();
-    crate::objects::put_str(&mut u.component, component, "component").map_err(Error::Usage)?;
-    u.data = image.as_mut_ptr() as u64;
-    u.len = image.len() as u64;
-    ctrl.ioctl("NITRO_IOC_FIRMWARE_UPDATE", abi::NITRO_IOC_FIRMWARE_UPDATE, &mut u)
-        .map_err(|e| match e.errno() {
-            Some(libc::EPERM) if ctrl.privileged() => Error::Refused {
-                msg: "the security chip denies every firmware write (write-deny); the attempt was counted and audited".into(),
+pub fn update(controller: &Controller, component: &str, image: &mut [u8]) -> Result<(), Error> {
+    let mut update: abi::nitro_firmware_update = sized();
+    text_field::fill(&mut update.component, component, "component").map_err(Error::Usage)?;
+    update.data = image.as_mut_ptr() as u64;
+    update.len = image.len() as u64;
+    controller
+        .ioctl(
+            "NITRO_IOC_FIRMWARE_UPDATE",
+            abi::NITRO_IOC_FIRMWARE_UPDATE,
+            &mut update,
+        )
+        .map_err(|error| match error.errno() {
+            Some(libc::EPERM) if controller.privileged() => Error::Refused {
+                message: "the security chip denies every firmware write (write-deny); the attempt was counted and audited".into(),
                 errno: libc::EPERM,
             },
-            _ => e,
+            _ => error,
         })
 }
 
@@ -223,27 +309,30 @@ mod tests {
 
     #[test]
     fn allowlist_files() {
-        let d = "ab".repeat(48);
-        let text = format!("# known good\n\n{d}  bios-rom\nsha384:{d} acpi/DSDT\n");
-        let l = parse_allowlist(&text).unwrap();
-        assert_eq!(l.len(), 2);
-        assert_eq!(l[0].digest_len, 48);
-        assert_eq!(l[0].digest[0], 0xab);
-        assert_eq!(c_str(&l[1].component), "acpi/DSDT");
-        assert!(parse_allowlist(&format!("md5:{d} x"))
+        let digest = "ab".repeat(48);
+        let text = format!("# known good\n\n{digest}  bios-rom\nsha384:{digest} acpi/DSDT\n");
+        let entries = parse_allowlist(&text).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].digest_len, 48);
+        assert_eq!(entries[0].digest[0], 0xab);
+        assert_eq!(text_field::read(&entries[1].component), "acpi/DSDT");
+        assert!(parse_allowlist(&format!("md5:{digest} x"))
             .unwrap_err()
             .contains("unknown hash algorithm"));
         assert!(parse_allowlist("abc x")
             .unwrap_err()
             .contains("bad digest length"));
         assert!(parse_allowlist("zz x").unwrap_err().contains("not hex"));
-        assert!(parse_allowlist(&d).unwrap_err().contains("expected"));
+        assert!(parse_allowlist(&digest).unwrap_err().contains("expected"));
         assert_eq!(parse_allowlist("").unwrap().len(), 0);
+        assert!(parse_allowlist(&format!("\n{digest} a b"))
+            .unwrap_err()
+            .starts_with("line 2: "));
     }
 
     #[test]
     fn show_round_trips_into_allow() {
-        let f = Firmware {
+        let firmware = Firmware {
             gate: "closed",
             failed: String::new(),
             allowlist: 0,
@@ -257,9 +346,9 @@ mod tests {
                 sha384: "cd".repeat(48),
             }],
         };
-        let l = parse_allowlist(&f.allowlist()).unwrap();
-        assert_eq!(c_str(&l[0].component), "bios-rom");
-        assert_eq!(l[0].digest[47], 0xcd);
-        assert!(f.human().contains("boot gate: closed\n"));
+        let entries = parse_allowlist(&firmware.allowlist()).unwrap();
+        assert_eq!(text_field::read(&entries[0].component), "bios-rom");
+        assert_eq!(entries[0].digest[47], 0xcd);
+        assert!(firmware.human().contains("boot gate: closed\n"));
     }
 }
