@@ -65,3 +65,47 @@ pub fn key_values<T: Serialize>(value: &T) -> String {
 pub fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).expect("report types serialize") + "\n"
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_pad_columns_to_their_widest_cell() {
+        let rows: Rows<3> = vec![
+            ["a".into(), "long cell".into(), "x".into()],
+            ["bb".into(), String::new(), "last is not padded".into()],
+            ["c".into(), "d".into(), String::new()],
+        ];
+        assert_eq!(
+            table(&["ONE", "TWO", "THREE"], &rows),
+            "ONE  TWO        THREE\n\
+             a    long cell  x\n\
+             bb              last is not padded\n\
+             c    d\n",
+            "no trailing spaces"
+        );
+        assert_eq!(table(&["ONLY"], &[]), "ONLY\n");
+    }
+
+    #[test]
+    fn key_values_dash_empty_fields() {
+        #[derive(Serialize)]
+        struct Object {
+            id: &'static str,
+            name: &'static str,
+            size: u32,
+        }
+        let object = Object {
+            id: "vol-1",
+            name: "",
+            size: 7,
+        };
+        assert_eq!(
+            key_values(&object),
+            "id          vol-1\nname        -\nsize        7\n"
+        );
+        assert_eq!(or_dash(""), "-");
+        assert_eq!(or_dash("sdf"), "sdf");
+    }
+}

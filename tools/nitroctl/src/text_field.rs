@@ -29,3 +29,24 @@ pub fn read(field: &[c_char]) -> String {
         .collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_round_trip_and_refuse_what_does_not_fit() {
+        let mut field = [0 as c_char; 4];
+        assert_eq!(fill(&mut field, "sdf", "device"), Ok(()));
+        assert_eq!(read(&field), "sdf");
+        assert_eq!(
+            fill(&mut field, "abcd", "name"),
+            Err("name 'abcd' is too long (at most 3 bytes)".into())
+        );
+        assert!(fill(&mut field, "a\0", "name").is_err());
+        let field = [b'a' as c_char, 0, b'b' as c_char, 0];
+        assert_eq!(read(&field), "a", "stops at the first NUL");
+        let field = [b'a' as c_char; 3];
+        assert_eq!(read(&field), "aaa", "a full field has no NUL");
+    }
+}

@@ -306,6 +306,7 @@ pub fn update(controller: &Controller, component: &str, image: &mut [u8]) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::{parse, refused, Command};
 
     #[test]
     fn allowlist_files() {
@@ -350,5 +351,25 @@ mod tests {
         assert_eq!(text_field::read(&entries[0].component), "bios-rom");
         assert_eq!(entries[0].digest[47], 0xcd);
         assert!(firmware.human().contains("boot gate: closed\n"));
+    }
+
+    #[test]
+    fn parses_firmware_commands() {
+        assert_eq!(
+            parse(&["firmware", "show", "--allowlist"]).command,
+            Command::Firmware(FirmwareCommand::Show { allowlist: true })
+        );
+        assert_eq!(
+            parse(&["firmware", "allow", "-"]).command,
+            Command::Firmware(FirmwareCommand::Allow { file: "-".into() })
+        );
+        assert_eq!(
+            parse(&["firmware", "update", "rom.bin"]).command,
+            Command::Firmware(FirmwareCommand::Update {
+                component: "bios-rom".into(),
+                file: "rom.bin".into()
+            })
+        );
+        assert!(refused(&["firmware", "update"]).contains("<FILE>"));
     }
 }

@@ -126,6 +126,38 @@ mod tests {
     }
 
     #[test]
+    fn wrap_writes_a_key_the_card_opens() {
+        let dir = std::env::temp_dir().join(format!("nitroctl-wrap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let card_key = dir.join("card");
+        std::fs::write(&card_key, [7u8; CARD_KEY_LEN]).unwrap();
+        let data_key = dir.join("data");
+        std::fs::write(&data_key, [9u8; DATA_KEY_LEN]).unwrap();
+        let out = dir.join("wrapped");
+        let command = KeyCommand::Wrap {
+            card_key: card_key.clone(),
+            data_key: Some(data_key.clone()),
+            out: out.clone(),
+        };
+        assert_eq!(run(&command).unwrap(), "");
+        let wrapped: [u8; WRAPPED_LEN] = std::fs::read(&out).unwrap().try_into().unwrap();
+        assert_eq!(
+            unwrap(&[7; CARD_KEY_LEN], &wrapped),
+            Some([9; DATA_KEY_LEN])
+        );
+        std::fs::write(&data_key, [9u8; DATA_KEY_LEN - 1]).unwrap();
+        let error = run(&command).unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+        assert!(
+            error
+                .to_string()
+                .contains("is 64 raw bytes, this file has 63"),
+            "{error}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn wraps_in_the_abi_layout() {
         let wrapped = wrap(&[7; 32], &[9; 64], &[1; 12]);
         assert_eq!(&wrapped[..4], b"NWK1");
