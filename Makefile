@@ -65,9 +65,10 @@ lint:
 	$(KMAKE) W=1 CLIPPY=1 KCFLAGS=-Werror KRUSTFLAGS=-Dwarnings modules
 	cd $(TOP)/tools/nitroctl && cargo clippy --locked --quiet --all-targets -- -D warnings
 	$(MAKE) fmt FMTFLAGS=--check
+	python3 $(TOP)/tools/lint/check.py
 
 fmt:
-	rustfmt --edition 2021 $(FMTFLAGS) $(filter-out %_generated.rs,$(wildcard $(TOP)/drivers/*/*.rs $(TOP)/selftests/*/*.rs))
+	rustfmt --edition 2021 $(FMTFLAGS) $(filter-out %_generated.rs,$(wildcard $(TOP)/drivers/*/*.rs $(TOP)/drivers/*/*/*.rs $(TOP)/selftests/*/*.rs))
 	cd $(TOP)/tools/nitroctl && cargo fmt $(if $(FMTFLAGS),-- $(FMTFLAGS))
 
 vm: all

@@ -7,7 +7,8 @@
 2. No safe `extern "C" fn`: a callback from C is `unsafe extern "C" fn`
    with a `# Safety` section in its documentation.
 3. Every `unsafe` block and `unsafe impl` has a `// SAFETY:` comment right
-   above it (the comment block ending on the line before, or on the line).
+   above it (the comment block ending on the line before, or on the line,
+   or above the first line of the statement the block ends).
 4. The inventory in Documentation/architecture.rst (between the lines
    `.. inventory: unsafe` and `.. inventory: end`) lists exactly the Rust
    files that contain `unsafe`.
@@ -55,6 +56,9 @@ def check_rust(path):
             if "SAFETY" in raw:
                 continue
             j = i - 1
+            # A statement that starts on an earlier line (`let r =`).
+            while j >= 0 and re.search(r"[=(]\s*$", lines[j].split("//")[0]):
+                j -= 1
             ok = False
             # The comment block right above (attributes may sit between).
             while j >= 0 and (lines[j].strip().startswith("//") or lines[j].strip().startswith("#[")):
