@@ -48,6 +48,8 @@ enum nitro_feature {
 	NITRO_FEAT_AUDIT = 1 << 4,
 	/* NITRO_IOC_FIRMWARE_*: measured boot, allowlist, write-deny. */
 	NITRO_FEAT_FIRMWARE = 1 << 5,
+	/* NITRO_IOC_INSTANCE_* and NITRO_IOC_HV_*: instances, hypervisors. */
+	NITRO_FEAT_INSTANCES = 1 << 6,
 };
 
 /* What kind of card a bus member is. */
@@ -266,15 +268,23 @@ struct nitro_object_ref {
  * @reserved: zero
  * @id: in: the object
  * @device: in: the attachment's name, NUL-terminated: required for a volume
- *	(the device name the guest asked for, e.g. "sdf", unique on the host);
- *	optional for an ENI (empty: the card names the interface); out: the name
- *	used
+ *	(the device name the guest asked for, e.g. "sdf", unique on the host,
+ *	or in the instance); optional for an ENI attached to the host (empty:
+ *	the card names the interface), empty for an ENI attached to an
+ *	instance (it is eth<@index> there); out: the name used
+ * @instance: in: (v1) the instance to attach to; 0: the host itself
+ * @index: in: (v1) an ENI attached to an instance: its device index
+ *	(eth<index>), below the type's ENI limit, unique in the instance
+ * @flags: in: (v1) NITRO_ATTACH_DELETE_ON_TERMINATION or 0 (0 for the host)
  */
 struct nitro_attach {
 	__u32 size;
 	__u32 reserved;
 	__u64 id;
 	char device[NITRO_DEVNAME_LEN];
+	__u64 instance;
+	__u32 index;
+	__u32 flags;
 };
 
 /**
@@ -288,6 +298,9 @@ struct nitro_attach {
  * @name: name given at create (may be empty)
  * @device: attachment name when attaching or attached, else empty
  * @card: name of the card that holds it
+ * @instance: (v1) the instance it is attached to (0: the host, or none)
+ * @flags: (v1) its attachment's NITRO_ATTACH_* flags
+ * @reserved2: zero
  */
 struct nitro_volume_info {
 	__u64 id;
@@ -299,6 +312,9 @@ struct nitro_volume_info {
 	char name[NITRO_TAG_LEN];
 	char device[NITRO_DEVNAME_LEN];
 	char card[NITRO_NAME_LEN];
+	__u64 instance;
+	__u32 flags;
+	__u32 reserved2;
 };
 
 /**
@@ -360,6 +376,9 @@ struct nitro_eni_create {
  * @card: name of the card that holds it
  * @host: the VPC card instance it is on
  * @reserved2: zero
+ * @instance: (v2) the instance it is attached to (0: the host, or none)
+ * @flags: (v2) its attachment's NITRO_ATTACH_* flags
+ * @reserved3: zero
  */
 struct nitro_eni_info {
 	__u64 id;
@@ -374,6 +393,9 @@ struct nitro_eni_info {
 	char card[NITRO_NAME_LEN];
 	__u32 host;
 	__u32 reserved2;
+	__u64 instance;
+	__u32 flags;
+	__u32 reserved3;
 };
 
 /**
@@ -567,6 +589,8 @@ enum nitro_metrics_scope {
 	NITRO_METRICS_ENI = 2,
 	/* @id is a card's position in NITRO_IOC_STATUS order, from 0. */
 	NITRO_METRICS_CARD = 3,
+	/* @id is an instance id (v2 fields). */
+	NITRO_METRICS_INSTANCE = 4,
 };
 
 /**
@@ -594,6 +618,16 @@ enum nitro_metrics_scope {
  * @read_hist: out: volume: reads by latency, bin 0: under 1 us, bin i:
  *	[2^(i-1), 2^i) us, the last bin open-ended (the 0xD0 log page's bins)
  * @write_hist: out: volume: writes, the same way
+ * @cpu_usec: out: (v2) instance: CPU time of its processes since it last
+ *	started (its cgroup's cpu.stat usage_usec)
+ * @memory_current: out: (v2) instance: memory they use now, bytes
+ * @memory_peak: out: (v2) instance: the most they used since it started
+ * @uptime_ns: out: (v2) instance: time since it reached running (0 unless
+ *	running)
+ * @state: out: (v2) instance: enum nitro_instance_state
+ * @volumes: out: (v2) instance: volumes attached to it
+ * @enis: out: (v2) instance: ENIs attached to it
+ * @reserved2: zero
  */
 struct nitro_metrics {
 	__u32 size;
@@ -617,6 +651,14 @@ struct nitro_metrics {
 	__u64 queue_depth;
 	__u64 read_hist[NITRO_HIST_BINS];
 	__u64 write_hist[NITRO_HIST_BINS];
+	__u64 cpu_usec;
+	__u64 memory_current;
+	__u64 memory_peak;
+	__u64 uptime_ns;
+	__u32 state;
+	__u32 volumes;
+	__u32 enis;
+	__u32 reserved2;
 };
 
 /**
@@ -1180,5 +1222,23 @@ struct nitro_hv_result {
 #define NITRO_PEER_KEY_SIZE_VER0 48
 /* Fourth sizes (the VPC card's receive queue). */
 #define NITRO_HOST_INFO_SIZE_VER1 120
+/* Sizes of the instances' additions. */
+#define NITRO_ATTACH_SIZE_VER1 48
+#define NITRO_VOLUME_INFO_SIZE_VER1 128
+#define NITRO_VOLUME_DESCRIBE_SIZE_VER1 144
+#define NITRO_ENI_INFO_SIZE_VER2 136
+#define NITRO_ENI_DESCRIBE_SIZE_VER2 152
+#define NITRO_METRICS_SIZE_VER2 632
+#define NITRO_INSTANCE_CREATE_SIZE_VER0 104
+#define NITRO_INSTANCE_OP_SIZE_VER0 24
+#define NITRO_INSTANCE_WAIT_SIZE_VER0 24
+#define NITRO_INSTANCE_INFO_SIZE_VER0 160
+#define NITRO_INSTANCE_DESCRIBE_SIZE_VER0 176
+#define NITRO_INSTANCE_TYPE_SIZE_VER0 64
+#define NITRO_INSTANCE_CONSOLE_SIZE_VER0 32
+#define NITRO_HV_REGISTER_SIZE_VER0 16
+#define NITRO_HV_DEVICE_SIZE_VER0 124
+#define NITRO_HV_COMMAND_SIZE_VER0 96
+#define NITRO_HV_RESULT_SIZE_VER0 48
 
 #endif /* _UAPI_LINUX_NITRO_H */
