@@ -54,8 +54,8 @@ mod tests {
             (size_of::<nitro_metrics>(), NITRO_METRICS_SIZE_VER1),
             (size_of::<nitro_audit_entry>(), NITRO_AUDIT_ENTRY_SIZE_VER0),
         ];
-        for (i, (have, want)) in sizes.iter().enumerate() {
-            assert_eq!(*have, *want as usize, "struct #{i}");
+        for (index, (have, want)) in sizes.iter().enumerate() {
+            assert_eq!(*have, *want as usize, "struct #{index}");
         }
         assert_eq!(offset_of!(nitro_volume_create, name), 24);
         assert_eq!(offset_of!(nitro_volume_create, id), 56);
@@ -109,8 +109,8 @@ mod tests {
             (size_of::<nitro_map>(), NITRO_MAP_SIZE_VER0),
             (size_of::<nitro_peer_key>(), NITRO_PEER_KEY_SIZE_VER0),
         ];
-        for (i, (have, want)) in sizes.iter().enumerate() {
-            assert_eq!(*have, *want as usize, "struct #{i}");
+        for (index, (have, want)) in sizes.iter().enumerate() {
+            assert_eq!(*have, *want as usize, "struct #{index}");
         }
         assert_eq!(offset_of!(nitro_host_create, netns_fd), 4);
         assert_eq!(offset_of!(nitro_host_create, underlay_ipv4), 8);
@@ -140,11 +140,11 @@ mod tests {
             size_of::<nitro_peer_key>() - 16
         );
         // netns_fd is signed: -1 is "the caller's namespace".
-        let c = nitro_host_create {
+        let create = nitro_host_create {
             netns_fd: -1,
             ..Default::default()
         };
-        assert_eq!(c.netns_fd, -1i32);
+        assert_eq!(create.netns_fd, -1i32);
         assert_eq!(NITRO_MAP_NITRO, 1);
     }
 
@@ -181,15 +181,15 @@ mod tests {
         assert_eq!(begin(Attached, Op::Delete), Err(Refusal::Busy));
         assert_eq!(begin(Attached, Op::Detach).unwrap().during, Detaching);
         assert_eq!(begin(Available, Op::Detach), Err(Refusal::NotAttached));
-        for s in [Creating, Attaching, Detaching, Deleting] {
+        for state in [Creating, Attaching, Detaching, Deleting] {
             for op in [Op::Attach, Op::Detach, Op::Delete] {
-                assert_eq!(begin(s, op), Err(Refusal::Busy), "{s:?} {op:?}");
+                assert_eq!(begin(state, op), Err(Refusal::Busy), "{state:?} {op:?}");
             }
         }
         assert_eq!(begin(CardLost, Op::Attach), Err(Refusal::CardLost));
         assert_eq!(begin(CardLost, Op::Detach), Err(Refusal::CardLost));
-        let d = begin(CardLost, Op::Delete).unwrap();
-        assert!(!d.ask_card);
+        let delete = begin(CardLost, Op::Delete).unwrap();
+        assert!(!delete.ask_card);
         assert!(begin(Available, Op::Delete).unwrap().ask_card);
         assert_eq!(finish(Op::Attach, false), Some(Available));
         assert_eq!(finish(Op::Attach, true), Some(Attached));
@@ -212,28 +212,32 @@ mod tests {
         assert_eq!(volume_geometry(512, 512), Some(512));
         assert_eq!(volume_geometry(MAX_VOLUME_BYTES, 4096), Some(4096));
         assert_eq!(volume_geometry(MAX_VOLUME_BYTES + 4096, 4096), None);
-        let mut f = [0u8; 8];
-        assert_eq!(field_str_len(&f, name_byte), Some(0));
-        f[..3].copy_from_slice(b"sdf");
-        assert_eq!(field_str_len(&f, devname_byte), Some(3));
-        f[5] = b'x';
-        assert_eq!(field_str_len(&f, devname_byte), None, "junk after the NUL");
+        let mut field = [0u8; 8];
+        assert_eq!(field_str_len(&field, name_byte), Some(0));
+        field[..3].copy_from_slice(b"sdf");
+        assert_eq!(field_str_len(&field, devname_byte), Some(3));
+        field[5] = b'x';
+        assert_eq!(
+            field_str_len(&field, devname_byte),
+            None,
+            "junk after the NUL"
+        );
         assert_eq!(field_str_len(b"abcdefgh", name_byte), None, "no NUL");
         assert_eq!(field_str_len(b"a b\0\0\0\0\0", name_byte), None);
         assert_eq!(field_str_len(b"SDF\0\0\0\0\0", devname_byte), None);
         let ip = |a: u8, b: u8, c: u8, d: u8| u32::from_be_bytes([a, b, c, d]).to_be();
-        let mac = [0x02, 0, 0, 0, 0, 1];
-        assert!(eni_addressing(1, &mac, ip(10, 0, 0, 5)));
+        let unicast = [0x02, 0, 0, 0, 0, 1];
+        assert!(eni_addressing(1, &unicast, ip(10, 0, 0, 5)));
         assert!(eni_addressing(MAX_VPC, &[0; 6], ip(10, 0, 0, 5)));
-        assert!(!eni_addressing(0, &mac, ip(10, 0, 0, 5)));
-        assert!(!eni_addressing(MAX_VPC + 1, &mac, ip(10, 0, 0, 5)));
+        assert!(!eni_addressing(0, &unicast, ip(10, 0, 0, 5)));
+        assert!(!eni_addressing(MAX_VPC + 1, &unicast, ip(10, 0, 0, 5)));
         assert!(!eni_addressing(1, &[0x01, 0, 0, 0, 0, 1], ip(10, 0, 0, 5)));
-        assert!(!eni_addressing(1, &mac, 0));
-        assert!(!eni_addressing(1, &mac, ip(255, 255, 255, 255)));
-        assert!(!eni_addressing(1, &mac, ip(224, 0, 0, 1)));
-        assert!(!eni_addressing(1, &mac, ip(127, 0, 0, 1)));
-        let m = local_mac(0xffff_ffff_ffff_ffff);
-        assert_eq!(m[0] & 0x03, 0x02, "locally administered unicast");
+        assert!(!eni_addressing(1, &unicast, 0));
+        assert!(!eni_addressing(1, &unicast, ip(255, 255, 255, 255)));
+        assert!(!eni_addressing(1, &unicast, ip(224, 0, 0, 1)));
+        assert!(!eni_addressing(1, &unicast, ip(127, 0, 0, 1)));
+        let mac = local_mac(0xffff_ffff_ffff_ffff);
+        assert_eq!(mac[0] & 0x03, 0x02, "locally administered unicast");
     }
 
     #[test]
@@ -296,8 +300,11 @@ mod tests {
         // _IOWR(0xBB, nr, struct): dir 3, size in bits 16..30.
         assert_eq!(NITRO_IOC_VERSION, (3 << 30) | (32 << 16) | (0xBB << 8));
         assert_eq!(NITRO_IOC_STATUS, (3 << 30) | (32 << 16) | (0xBB << 8) | 1);
-        let c = rules::IoctlCmd::decode(NITRO_IOC_STATUS);
-        assert_eq!((c.dir, c.ty, c.nr, c.size), (3, 0xBB, 1, 32));
+        let status = rules::IoctlCmd::decode(NITRO_IOC_STATUS);
+        assert_eq!(
+            (status.dir, status.ty, status.nr, status.size),
+            (3, 0xBB, 1, 32)
+        );
     }
 
     #[test]
@@ -347,13 +354,13 @@ mod tests {
         assert_eq!(missing_kinds([].into_iter(), 4), 0b11110);
         assert_eq!(missing_kinds([1, 2, 3, 4].into_iter(), 4), 0);
         assert_eq!(missing_kinds([2, 99].into_iter(), 4), 0b11010);
-        let mut f = [0xffu8; 8];
-        fill_name(&mut f, "nitro_nvme.ebs0");
-        assert_eq!(&f, b"nitro_n\0");
-        fill_name(&mut f, "ab");
-        assert_eq!(&f, b"ab\0\0\0\0\0\0");
-        let mut g = [0u8; 4];
-        fill_name(&mut g, "abé"); // 'é' is 2 bytes and does not fit: cut before it
-        assert_eq!(&g, b"ab\0\0");
+        let mut field = [0xffu8; 8];
+        fill_name(&mut field, "nitro_nvme.ebs0");
+        assert_eq!(&field, b"nitro_n\0");
+        fill_name(&mut field, "ab");
+        assert_eq!(&field, b"ab\0\0\0\0\0\0");
+        let mut short = [0u8; 4];
+        fill_name(&mut short, "abé"); // 'é' is 2 bytes and does not fit: cut before it
+        assert_eq!(&short, b"ab\0\0");
     }
 }

@@ -1,0 +1,316 @@
+//! `nitroctl metrics`: per-card, per-volume and per-ENI counters, pulled
+//! from the controller on demand (once, or every few seconds).
+
+use crate::{
+    abi,
+    cli::{status::Status, GlobalOptions},
+    device::{sized, Controller},
+    error::Error,
+    objects::ObjectKind,
+    output::{table, Rows},
+};
+use clap::Args;
+use serde::Serialize;
+use std::time::Duration;
+
+/// The arguments of `nitroctl metrics`.
+#[derive(Args, Debug, PartialEq)]
+pub struct MetricsArgs {
+    /// Repeat every SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    pub watch: Option<u64>,
+    /// With --watch: stop after N rounds.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+}
+
+/// `nitroctl metrics`: prints every round but the last, which it gives.
+pub fn run(options: &GlobalOptions, args: &MetricsArgs) -> Result<String, Error> {
+    let controller = options.open()?;
+    let mut round = 0u64;
+    loop {
+        let (status, cards) = controller.status()?;
+        let card_names: Vec<String> = Status::from_abi(&status, &cards)
+            .cards
+            .into_iter()
+            .map(|card| card.name)
+            .collect();
+        let snapshot = snapshot(&controller, &card_names)?;
+        let text = if options.json {
+            serde_json::to_string(&snapshot).expect("metrics serialize") + "\n"
+        } else {
+            snapshot.human()
+        };
+        round += 1;
+        let last = args.watch.is_none() || args.count.is_some_and(|count| round >= count);
+        if last {
+            return Ok(text);
+        }
+        print!("{text}");
+        if !options.json {
+            println!("--");
+        }
+        std::thread::sleep(Duration::from_secs(args.watch.unwrap_or(1).max(1)));
+    }
+}
+
+/// Counters of one volume, ENI or card.
+#[derive(Serialize, Debug, Default, PartialEq)]
+pub struct Counters {
+    /// Which object.
+    pub what: String,
+    /// reads
+    pub read_ops: u64,
+    /// bytes read
+    pub read_bytes: u64,
+    /// ns in reads
+    pub read_ns: u64,
+    /// writes
+    pub write_ops: u64,
+    /// bytes written
+    pub write_bytes: u64,
+    /// ns in writes
+    pub write_ns: u64,
+    /// packets in
+    pub rx_packets: u64,
+    /// bytes in
+    pub rx_bytes: u64,
+    /// packets out
+    pub tx_packets: u64,
+    /// bytes out
+    pub tx_bytes: u64,
+    /// drops
+    pub drops: u64,
+    /// bus requests (cards)
+    pub requests: u64,
+    /// refused requests (cards)
+    pub failures: u64,
+    /// objects (cards)
+    pub objects: u32,
+    /// requests being processed now (volumes)
+    pub queue_depth: u64,
+    /// reads by latency: bin 0 under 1 us, bin i [2^(i-1), 2^i) us
+    pub read_hist: Vec<u64>,
+    /// writes by latency, the same bins
+    pub write_hist: Vec<u64>,
+}
+
+/// The upper bound, in microseconds, of the histogram bin that holds the
+/// `percent`th percentile ("-" with no samples, ">=2^26" in the open last
+/// bin).
+pub fn percentile_us(histogram: &[u64], percent: u64) -> String {
+    let total: u64 = histogram.iter().sum();
+    if total == 0 {
+        return "-".into();
+    }
+    let want = (total * percent).div_ceil(100);
+    let mut seen = 0;
+    for (bin, samples) in histogram.iter().enumerate() {
+        seen += samples;
+        if seen >= want {
+            return if bin + 1 == histogram.len() {
+                format!(">={}", 1u64 << (bin - 1))
+            } else {
+                format!("<{}", 1u64 << bin)
+            };
+        }
+    }
+    "-".into()
+}
+
+impl Counters {
+    /// From the ABI.
+    pub fn from_abi(what: String, metrics: &abi::nitro_metrics) -> Self {
+        Counters {
+            what,
+            read_ops: metrics.read_ops,
+            read_bytes: metrics.read_bytes,
+            read_ns: metrics.read_ns,
+            write_ops: metrics.write_ops,
+            write_bytes: metrics.write_bytes,
+            write_ns: metrics.write_ns,
+            rx_packets: metrics.rx_packets,
+            rx_bytes: metrics.rx_bytes,
+            tx_packets: metrics.tx_packets,
+            tx_bytes: metrics.tx_bytes,
+            drops: metrics.drops,
+            requests: metrics.requests,
+            failures: metrics.failures,
+            objects: metrics.objects,
+            queue_depth: metrics.queue_depth,
+            read_hist: metrics.read_hist.to_vec(),
+            write_hist: metrics.write_hist.to_vec(),
+        }
+    }
+}
+
+/// All metrics of the host at one moment.
+#[derive(Serialize, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    /// Per card.
+    pub cards: Vec<Counters>,
+    /// Per volume.
+    pub volumes: Vec<Counters>,
+    /// Per ENI.
+    pub enis: Vec<Counters>,
+}
+
+impl Snapshot {
+    /// Human form: three tables.
+    pub fn human(&self) -> String {
+        let cards: Rows<4> = self
+            .cards
+            .iter()
+            .map(|card| {
+                [
+                    card.what.clone(),
+                    card.requests.to_string(),
+                    card.failures.to_string(),
+                    card.objects.to_string(),
+                ]
+            })
+            .collect();
+        let ms = |ns: u64| format!("{}.{:03}", ns / 1_000_000, (ns / 1000) % 1000);
+        let volumes: Rows<10> = self
+            .volumes
+            .iter()
+            .map(|volume| {
+                [
+                    volume.what.clone(),
+                    volume.read_ops.to_string(),
+                    volume.read_bytes.to_string(),
+                    ms(volume.read_ns),
+                    volume.write_ops.to_string(),
+                    volume.write_bytes.to_string(),
+                    ms(volume.write_ns),
+                    percentile_us(&volume.read_hist, 99),
+                    percentile_us(&volume.write_hist, 99),
+                    volume.queue_depth.to_string(),
+                ]
+            })
+            .collect();
+        let enis: Rows<6> = self
+            .enis
+            .iter()
+            .map(|eni| {
+                [
+                    eni.what.clone(),
+                    eni.rx_packets.to_string(),
+                    eni.rx_bytes.to_string(),
+                    eni.tx_packets.to_string(),
+                    eni.tx_bytes.to_string(),
+                    eni.drops.to_string(),
+                ]
+            })
+            .collect();
+        let mut out = table(&["CARD", "REQUESTS", "FAILURES", "OBJECTS"], &cards);
+        out.push('\n');
+        out.push_str(&table(
+            &[
+                "VOLUME",
+                "READS",
+                "READ_BYTES",
+                "READ_MS",
+                "WRITES",
+                "WRITE_BYTES",
+                "WRITE_MS",
+                "READ_P99_US",
+                "WRITE_P99_US",
+                "QD",
+            ],
+            &volumes,
+        ));
+        out.push('\n');
+        out.push_str(&table(
+            &["ENI", "RX_PKTS", "RX_BYTES", "TX_PKTS", "TX_BYTES", "DROPS"],
+            &enis,
+        ));
+        out
+    }
+}
+
+/// Pulls every counter from the controller (one ioctl per object).
+pub fn snapshot(controller: &Controller, card_names: &[String]) -> Result<Snapshot, Error> {
+    let metrics_of = |scope: u32, id: u64| -> Result<abi::nitro_metrics, Error> {
+        let mut metrics: abi::nitro_metrics = sized();
+        metrics.scope = scope;
+        metrics.id = id;
+        controller.ioctl("NITRO_IOC_METRICS", abi::NITRO_IOC_METRICS, &mut metrics)?;
+        Ok(metrics)
+    };
+    let mut snapshot = Snapshot::default();
+    for (index, name) in card_names.iter().enumerate() {
+        snapshot.cards.push(Counters::from_abi(
+            name.clone(),
+            &metrics_of(abi::NITRO_METRICS_CARD, index as u64)?,
+        ));
+    }
+    let volumes: Vec<abi::nitro_volume_info> =
+        controller.list_all("NITRO_IOC_VOLUME_LIST", abi::NITRO_IOC_VOLUME_LIST, 1024)?;
+    for volume in volumes
+        .iter()
+        .filter(|volume| volume.state != abi::NITRO_STATE_CARD_LOST)
+    {
+        // An object can go between the list and the question: skip it.
+        if let Ok(metrics) = metrics_of(abi::NITRO_METRICS_VOLUME, volume.id) {
+            snapshot.volumes.push(Counters::from_abi(
+                ObjectKind::Volume.format_id(volume.id),
+                &metrics,
+            ));
+        }
+    }
+    let enis: Vec<abi::nitro_eni_info> =
+        controller.list_all("NITRO_IOC_ENI_LIST", abi::NITRO_IOC_ENI_LIST, 1024)?;
+    for eni in enis
+        .iter()
+        .filter(|eni| eni.state != abi::NITRO_STATE_CARD_LOST)
+    {
+        if let Ok(metrics) = metrics_of(abi::NITRO_METRICS_ENI, eni.id) {
+            snapshot.enis.push(Counters::from_abi(
+                ObjectKind::Eni.format_id(eni.id),
+                &metrics,
+            ));
+        }
+    }
+    Ok(snapshot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{parse, refused, Command};
+
+    #[test]
+    fn percentiles_from_histograms() {
+        let mut histogram = vec![0u64; 28];
+        assert_eq!(percentile_us(&histogram, 99), "-");
+        histogram[3] = 98; // [4, 8) us
+        histogram[10] = 2; // [512, 1024) us
+        assert_eq!(percentile_us(&histogram, 50), "<8");
+        assert_eq!(percentile_us(&histogram, 98), "<8");
+        assert_eq!(percentile_us(&histogram, 99), "<1024");
+        histogram[27] = 100;
+        assert_eq!(percentile_us(&histogram, 99), ">=67108864");
+    }
+
+    #[test]
+    fn parses_metrics() {
+        let cli = parse(&["metrics", "--watch", "2", "--count", "3", "--json"]);
+        assert!(cli.options.json);
+        assert_eq!(
+            cli.command,
+            Command::Metrics(MetricsArgs {
+                watch: Some(2),
+                count: Some(3)
+            })
+        );
+        assert_eq!(
+            parse(&["metrics"]).command,
+            Command::Metrics(MetricsArgs {
+                watch: None,
+                count: None
+            })
+        );
+        assert!(refused(&["metrics", "--watch", "x"]).contains("<SECS>"));
+    }
+}
