@@ -10,7 +10,7 @@
 //! when it goes. Nothing of the controller's state can be used before it is
 //! initialised: there is nothing to use until a [`Controller`] exists.
 
-use crate::{audit::Audit, bus::Bus, gate::Gate, registry::Registry};
+use crate::{audit::Audit, bus::Bus, gate::Gate, instances::Instances, registry::Registry};
 use kernel::{
     prelude::*,
     sync::{
@@ -34,6 +34,11 @@ pub(crate) struct Controller {
     /// The audit ring.
     #[pin]
     pub(crate) audit: Audit,
+    /// Instances and their hypervisors.
+    #[pin]
+    pub(crate) instances: Instances,
+    /// The token of the next open file.
+    next_token: Atomic<u64>,
 }
 
 impl Controller {
@@ -45,9 +50,16 @@ impl Controller {
                 registry <- Registry::new(max_volumes, max_enis),
                 gate <- Gate::new(),
                 audit <- Audit::new()?,
+                instances <- Instances::new()?,
+                next_token: Atomic::new(1),
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// A token for a newly opened file, unique while the module is loaded.
+    pub(crate) fn next_file_token(&self) -> u64 {
+        self.next_token.fetch_add(1, Relaxed)
     }
 
     /// Card `card` left the bus (after its last call returned): its objects
@@ -112,5 +124,6 @@ pub fn lockdep_probe() {
         ctrl.registry.touch_locks();
         ctrl.gate.touch_locks();
         ctrl.audit.touch_locks();
+        ctrl.instances.touch_locks();
     }
 }

@@ -12,7 +12,8 @@ use crate::{
     abi_rules::{command_key, IoctlCmd},
     bus,
     controller::Controller,
-    kapi,
+    instances, kapi,
+    lifecycle::InstanceOp,
     registry::{self, Obj},
     state::{self, Op},
     uapi,
@@ -23,6 +24,7 @@ use kernel::{prelude::*, transmute::AsBytes};
 mod eni;
 mod firmware;
 mod info;
+mod instance;
 mod volume;
 mod vpc;
 
@@ -55,6 +57,14 @@ extensible! {
     nitro_host_info = NITRO_HOST_INFO_SIZE_VER0,
     nitro_map = NITRO_MAP_SIZE_VER0,
     nitro_peer_key = NITRO_PEER_KEY_SIZE_VER0,
+    nitro_instance_create = NITRO_INSTANCE_CREATE_SIZE_VER0,
+    nitro_instance_op = NITRO_INSTANCE_OP_SIZE_VER0,
+    nitro_instance_wait = NITRO_INSTANCE_WAIT_SIZE_VER0,
+    nitro_instance_describe = NITRO_INSTANCE_DESCRIBE_SIZE_VER0,
+    nitro_instance_console = NITRO_INSTANCE_CONSOLE_SIZE_VER0,
+    nitro_hv_register = NITRO_HV_REGISTER_SIZE_VER0,
+    nitro_hv_command = NITRO_HV_COMMAND_SIZE_VER0,
+    nitro_hv_result = NITRO_HV_RESULT_SIZE_VER0,
 }
 
 /// A `match` on the command (its number without the size field, so that
@@ -76,7 +86,7 @@ macro_rules! match_command {
 
 /// Handles one ioctl. Privilege is checked before the command is even
 /// decoded, so an unprivileged caller learns nothing (not even ENOTTY).
-pub(crate) fn dispatch(ctrl: &Controller, cmd: u32, arg: usize) -> Result<isize> {
+pub(crate) fn dispatch(ctrl: &Controller, file: u64, cmd: u32, arg: usize) -> Result<isize> {
     if !kapi::capable_sys_admin() {
         return Err(EPERM);
     }
@@ -116,6 +126,18 @@ pub(crate) fn dispatch(ctrl: &Controller, cmd: u32, arg: usize) -> Result<isize>
         NITRO_IOC_FIRMWARE_LOG => firmware::log(ctrl, arg),
         NITRO_IOC_FIRMWARE_ALLOW => audited(firmware::allow(ctrl, arg)),
         NITRO_IOC_FIRMWARE_UPDATE => audited(firmware::update(ctrl, arg)),
+        NITRO_IOC_INSTANCE_CREATE => audited(instance::create(ctrl, arg)),
+        NITRO_IOC_INSTANCE_START => audited(instance::op(ctrl, arg, InstanceOp::Start)),
+        NITRO_IOC_INSTANCE_STOP => audited(instance::op(ctrl, arg, InstanceOp::Stop)),
+        NITRO_IOC_INSTANCE_TERMINATE => audited(instance::op(ctrl, arg, InstanceOp::Terminate)),
+        NITRO_IOC_INSTANCE_DESCRIBE => instance::describe(ctrl, arg),
+        NITRO_IOC_INSTANCE_LIST => instance::list(ctrl, arg),
+        NITRO_IOC_INSTANCE_WAIT => instance::wait(ctrl, arg),
+        NITRO_IOC_INSTANCE_TYPES => instance::types(arg),
+        NITRO_IOC_INSTANCE_CONSOLE => instance::console(ctrl, arg),
+        NITRO_IOC_HV_REGISTER => audited(instance::hv_register(ctrl, file, arg)),
+        NITRO_IOC_HV_NEXT => instance::hv_next(ctrl, file, arg),
+        NITRO_IOC_HV_DONE => instance::hv_done(ctrl, file, arg),
     }?;
     Ok(0)
 }
@@ -141,7 +163,7 @@ fn finish_create<S: registry::Spec>(ctrl: &Controller, id: u64, written: Result)
     match written {
         Ok(()) => Ok(id),
         Err(e) => {
-            let _ = registry::change::<S>(ctrl, id, Op::Delete, bus::DevName::EMPTY);
+            let _ = registry::change::<S>(ctrl, id, Op::Delete, registry::Attach::NONE);
             Err(e)
         }
     }
@@ -155,20 +177,26 @@ fn split(r: Result<u64>) -> (u64, Result) {
     }
 }
 
-/// `NITRO_IOC_{VOLUME,ENI}_{DELETE,DETACH}`: input only, nothing written back.
-fn change<S: registry::Spec>(ctrl: &Controller, arg: usize, op: Op) -> (u64, Result) {
+/// `NITRO_IOC_{VOLUME,ENI}_{DELETE,DETACH}`: input only, nothing written
+/// back. A device of an instance is taken out of the instance first.
+fn change<S: instances::Device>(ctrl: &Controller, arg: usize, op: Op) -> (u64, Result) {
     let r = match InOut::<uapi::nitro_object_ref>::read(arg) {
         Ok(r) => r,
         Err(e) => return (0, Err(e)),
     };
     let id = r.val.id;
-    let result = ensure(r.val.reserved == 0)
-        .and_then(|()| registry::change::<S>(ctrl, id, op, bus::DevName::EMPTY).map(|_| ()));
+    let result = ensure(r.val.reserved == 0).and_then(|()| {
+        let o = registry::describe::<S>(&ctrl.registry, id)?;
+        if op == Op::Detach && o.instance != 0 {
+            return instances::detach(ctrl, id, &o);
+        }
+        registry::change::<S>(ctrl, id, op, registry::Attach::NONE).map(|_| ())
+    });
     (id, result)
 }
 
-/// `NITRO_IOC_{VOLUME,ENI}_ATTACH`.
-fn attach<S: registry::Spec>(ctrl: &Controller, arg: usize) -> (u64, Result) {
+/// `NITRO_IOC_{VOLUME,ENI}_ATTACH`: to the host, or (v1) to an instance.
+fn attach<S: instances::Device>(ctrl: &Controller, arg: usize) -> (u64, Result) {
     let mut a = match InOut::<uapi::nitro_attach>::read(arg) {
         Ok(a) => a,
         Err(e) => return (0, Err(e)),
@@ -182,15 +210,28 @@ fn attach<S: registry::Spec>(ctrl: &Controller, arg: usize) -> (u64, Result) {
             field(&a.val.device, state::ifname_byte)?
         };
         ensure(!S::DEVICE_REQUIRED || !device.is_empty())?;
+        let (instance, index, flags) = (a.val.instance, a.val.index, a.val.flags);
+        ensure(flags & !uapi::NITRO_ATTACH_DELETE_ON_TERMINATION == 0)?;
+        if instance == 0 {
+            ensure(index == 0 && flags == 0)?;
+        } else {
+            // An ENI's name in an instance is eth<index>; a volume has no index.
+            ensure(if S::DEVICE_REQUIRED { index == 0 } else { device.is_empty() })?;
+        }
         a.probe_writable()?;
-        let used = registry::change::<S>(ctrl, id, Op::Attach, device)?;
+        let used = if instance == 0 {
+            registry::change::<S>(ctrl, id, Op::Attach, registry::Attach::host(device))?
+        } else {
+            S::attach_to_instance(ctrl, id, instance, device, index, flags)?
+        };
         a.val.device = *used.raw();
         a.write_back()
     })();
     (id, result)
 }
 
-/// The common part of an object's ABI info; gives its state.
+/// The common part of an object's ABI info; gives its state. (The
+/// instance fields are filled by the callers.)
 fn common<S: Copy, const N: usize, const D: usize, const C: usize>(
     o: &Obj<S>,
     name: &bus::Tag,

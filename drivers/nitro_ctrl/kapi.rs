@@ -4,7 +4,13 @@
 //! `kernel` crate of 7.3 does not wrap. Each is one call, with its safety
 //! argument; driver logic uses these, never `bindings` directly.
 
-use kernel::{bindings, task::Kuid};
+use kernel::{
+    bindings,
+    fs::{File, LocalFile},
+    prelude::*,
+    sync::aref::ARef,
+    task::Kuid,
+};
 
 /// Whether the current task has `CAP_SYS_ADMIN` in the initial user
 /// namespace (`capable()` checks against `init_user_ns`).
@@ -34,4 +40,26 @@ pub(crate) fn realtime_ns() -> u64 {
 /// The caller's effective uid, as seen from its user namespace.
 pub(crate) fn current_uid() -> u32 {
     Kuid::current_euid().into_uid_in_current_ns()
+}
+
+/// A reference to the file the caller's descriptor `fd` names.
+pub(crate) fn file_from_fd(fd: i32) -> Result<ARef<File>> {
+    let fd = u32::try_from(fd).map_err(|_| EBADF)?;
+    let local = LocalFile::fget(fd)?;
+    // SAFETY: Called from an ioctl of the controller, which never takes the
+    // file position lock (`fdget_pos`); the file is only read at explicit
+    // offsets (`read_file`).
+    Ok(unsafe { LocalFile::assume_no_fdget_pos(local) })
+}
+
+/// Reads the start of `file` (from offset 0) into `buf`; gives the bytes
+/// read.
+pub(crate) fn read_file(file: &File, buf: &mut [u8]) -> Result<usize> {
+    let mut pos: bindings::loff_t = 0;
+    // SAFETY: `file` is a live file (we hold a reference); `buf` is writable
+    // for its length; `pos` is a local.
+    let n = unsafe {
+        bindings::kernel_read(file.as_ptr(), buf.as_mut_ptr().cast(), buf.len(), &mut pos)
+    };
+    usize::try_from(n).map_err(|_| Error::from_errno(n as i32))
 }

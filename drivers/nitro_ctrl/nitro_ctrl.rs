@@ -16,9 +16,11 @@ mod audit;
 pub mod bus;
 mod controller;
 pub mod gate;
+mod instances;
 mod ioctl;
 mod kapi;
 mod registry;
+pub mod lifecycle;
 pub mod state;
 pub mod uapi;
 mod user;
@@ -100,12 +102,21 @@ impl kernel::InPlaceModule for NitroCtrl {
     }
 }
 
-/// One open file of `/dev/nitro_ctrl`: a reference to the controller, and
-/// nothing else. Every ioctl is self-contained, and privilege is checked
-/// on each call, not at open, so a descriptor handed to an unprivileged
-/// process is useless to it.
+/// One open file of `/dev/nitro_ctrl`: a reference to the controller and a
+/// token naming the file (a hypervisor is the file it registered with).
+/// Every ioctl is self-contained, and privilege is checked on each call,
+/// not at open, so a descriptor handed to an unprivileged process is
+/// useless to it.
 struct CtrlFile {
     ctrl: Arc<Controller>,
+    token: u64,
+}
+
+impl Drop for CtrlFile {
+    fn drop(&mut self) {
+        // The file is closed: if it was a hypervisor's, that one is gone.
+        instances::hv_gone(&self.ctrl, self.token);
+    }
 }
 
 #[vtable]
@@ -114,10 +125,11 @@ impl MiscDevice for CtrlFile {
 
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
         let ctrl = controller::current()?;
-        Ok(KBox::new(CtrlFile { ctrl }, GFP_KERNEL)?)
+        let token = ctrl.next_file_token();
+        Ok(KBox::new(CtrlFile { ctrl, token }, GFP_KERNEL)?)
     }
 
     fn ioctl(me: &CtrlFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        ioctl::dispatch(&me.ctrl, cmd, arg)
+        ioctl::dispatch(&me.ctrl, me.token, cmd, arg)
     }
 }

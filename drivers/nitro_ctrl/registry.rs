@@ -11,7 +11,10 @@
 //! under the lock again (see `state.rs` for the transitions).
 
 use crate::{
-    bus::{self, CardHandle, CardKind, CardName, DevName, EniSpec, Request, Tag, VolumeSpec},
+    bus::{
+        self, Attachment, CardHandle, CardKind, CardName, DevName, EniSpec, Request, Tag,
+        VolumeSpec,
+    },
     controller::Controller,
     kapi,
     state::{self, Op, Refusal, State},
@@ -35,8 +38,19 @@ pub(crate) struct Obj<S: Copy> {
     pub(crate) spec: S,
     /// Where it is in its life.
     pub(crate) state: State,
-    /// Attachment name while attaching or attached.
+    /// Attachment name while attaching or attached: a volume's device name,
+    /// an ENI's interface name (on the host, or `eth<index>` in an
+    /// instance).
     pub(crate) device: DevName,
+    /// The instance it is attached to (0: the host, or not attached).
+    pub(crate) instance: u64,
+    /// `NITRO_ATTACH_*` flags of the attachment.
+    pub(crate) flags: u32,
+    /// A volume attached: its disk's (major, minor), as the card said.
+    pub(crate) disk: (u32, u32),
+    /// An ENI attached to an instance: its interface's name on the host,
+    /// where the card made it (the hypervisor moves it in and out).
+    pub(crate) host_name: DevName,
     /// Registration id of its card.
     pub(crate) card: u64,
     /// Name of its card.
@@ -61,8 +75,11 @@ pub(crate) trait Spec: Copy + Send + Unpin + 'static {
     fn release(&self, index: &mut Self::Index);
     /// Whether the attachment name must be unique (and non-empty).
     const DEVICE_REQUIRED: bool;
+    /// Whether the card names the object's device on the host when it is
+    /// attached to an instance (an ENI's interface, moved in later).
+    const CARD_NAMES_IN_INSTANCE: bool;
     /// The bus request for `op` (create when `op` is `None`).
-    fn request<'a>(&'a self, op: Option<Op>, device: &'a DevName) -> Request<'a>;
+    fn request<'a>(&'a self, op: Option<Op>, att: &'a Attachment) -> Request<'a>;
     /// This kind's table.
     fn table(registry: &Registry) -> &Mutex<Table<Self>>;
     /// Runs `f` with this kind's table locked.
@@ -82,7 +99,8 @@ pub(crate) trait Spec: Copy + Send + Unpin + 'static {
 pub(crate) struct Table<S: Spec> {
     objs: RBTree<u64, Obj<S>>,
     names: RBTree<Tag, u64>,
-    devices: RBTree<DevName, u64>,
+    /// Attachment names, unique per instance (0: the host).
+    devices: RBTree<(u64, DevName), u64>,
     index: S::Index,
     max: usize,
     len: usize,
@@ -112,7 +130,7 @@ impl<S: Spec> Table<S> {
                 self.names.remove(o.spec.name());
             }
             if !o.device.is_empty() {
-                self.devices.remove(&o.device);
+                self.devices.remove(&(o.instance, o.device));
             }
             o.spec.release(&mut self.index);
         }
@@ -192,6 +210,7 @@ impl Registry {
 impl Spec for VolumeSpec {
     type Index = ();
     const DEVICE_REQUIRED: bool = true;
+    const CARD_NAMES_IN_INSTANCE: bool = false;
     fn card_kind(&self) -> CardKind {
         match self.kind {
             bus::VolumeKind::Ebs => CardKind::Ebs,
@@ -211,10 +230,10 @@ impl Spec for VolumeSpec {
         Ok(())
     }
     fn release(&self, _index: &mut ()) {}
-    fn request<'a>(&'a self, op: Option<Op>, device: &'a DevName) -> Request<'a> {
+    fn request<'a>(&'a self, op: Option<Op>, att: &'a Attachment) -> Request<'a> {
         match op {
             None => Request::CreateVolume(self),
-            Some(Op::Attach) => Request::AttachVolume(self, device),
+            Some(Op::Attach) => Request::AttachVolume(self, att),
             Some(Op::Detach) => Request::DetachVolume(self),
             Some(Op::Delete) => Request::DeleteVolume(self),
         }
@@ -227,6 +246,7 @@ impl Spec for VolumeSpec {
 impl Spec for EniSpec {
     type Index = EniIndex;
     const DEVICE_REQUIRED: bool = false;
+    const CARD_NAMES_IN_INSTANCE: bool = true;
     fn card_kind(&self) -> CardKind {
         CardKind::Vpc
     }
@@ -261,10 +281,10 @@ impl Spec for EniSpec {
         index.macs.remove(&self.mac);
         index.addrs.remove(&(self.vpc, self.ipv4));
     }
-    fn request<'a>(&'a self, op: Option<Op>, device: &'a DevName) -> Request<'a> {
+    fn request<'a>(&'a self, op: Option<Op>, att: &'a Attachment) -> Request<'a> {
         match op {
             None => Request::CreateEni(self),
-            Some(Op::Attach) => Request::AttachEni(self, device),
+            Some(Op::Attach) => Request::AttachEni(self, att),
             Some(Op::Detach) => Request::DetachEni(self),
             Some(Op::Delete) => Request::DeleteEni(self),
         }
@@ -305,6 +325,10 @@ pub(crate) fn create<S: Spec>(ctrl: &Controller, mut spec: S) -> Result<u64> {
             spec,
             state: State::Creating,
             device: DevName::EMPTY,
+            instance: 0,
+            flags: 0,
+            disk: (0, 0),
+            host_name: DevName::EMPTY,
             card: card.id(),
             card_name: *card.name(),
         };
@@ -322,7 +346,11 @@ pub(crate) fn create<S: Spec>(ctrl: &Controller, mut spec: S) -> Result<u64> {
         Ok(())
     })?;
     let id = spec.id();
-    let result = card.request(&spec.request(None, &DevName::EMPTY));
+    let none = Attachment {
+        device: DevName::EMPTY,
+        instance: 0,
+    };
+    let result = card.request(&spec.request(None, &none));
     // Record the answer before letting go of the card: if it leaves the bus
     // now, it finds the object in its final state and marks it lost.
     S::with_table(registry, |t| {
@@ -341,37 +369,77 @@ pub(crate) fn create<S: Spec>(ctrl: &Controller, mut spec: S) -> Result<u64> {
     result.map(|_| id)
 }
 
-/// Attaches, detaches or deletes object `id` (`device`: the attachment
-/// name, for attach). Gives the attachment name used, for attach.
-pub(crate) fn change<S: Spec>(
-    ctrl: &Controller,
-    id: u64,
-    op: Op,
-    device: DevName,
-) -> Result<DevName> {
+/// How an object is to be attached.
+#[derive(Clone, Copy)]
+pub(crate) struct Attach {
+    /// The attachment's name, unique where it is attached: a volume's
+    /// device name; an ENI's interface name on the host (empty: the card
+    /// chooses) or `eth<index>` in an instance.
+    pub(crate) device: DevName,
+    /// The instance (0: the host).
+    pub(crate) instance: u64,
+    /// `NITRO_ATTACH_*` flags.
+    pub(crate) flags: u32,
+}
+
+impl Attach {
+    /// No attachment (detach and delete).
+    pub(crate) const NONE: Self = Self {
+        device: DevName::EMPTY,
+        instance: 0,
+        flags: 0,
+    };
+
+    /// An attachment to the host itself under `device`.
+    pub(crate) fn host(device: DevName) -> Self {
+        Self {
+            device,
+            instance: 0,
+            flags: 0,
+        }
+    }
+}
+
+/// Attaches, detaches or deletes object `id` (`att`: where to attach, for
+/// attach). Gives the attachment name used, for attach.
+pub(crate) fn change<S: Spec>(ctrl: &Controller, id: u64, op: Op, att: Attach) -> Result<DevName> {
     if op == Op::Attach {
         ctrl.gate.check("an attach")?;
     }
     let registry = &ctrl.registry;
+    // An ENI attached to an instance gets its interface name on the host
+    // from the card; the name recorded is its name inside, `eth<index>`.
+    let card_names = op == Op::Attach && (att.device.is_empty() || S::CARD_NAMES_IN_INSTANCE && att.instance != 0);
+    let key = (att.instance, att.device);
     let (spec, begin, card_id) = S::with_table(registry, |t| -> Result<_> {
         let obj = *t.get_mut(id)?;
         let begin = state::begin(obj.state, op)?;
-        if op == Op::Attach && !device.is_empty() && t.devices.get(&device).is_some() {
-            return Err(EEXIST);
-        }
-        if op == Op::Attach && !device.is_empty() {
-            t.devices.try_create_and_insert(device, id, GFP_KERNEL)?;
+        if op == Op::Attach && !att.device.is_empty() {
+            if t.devices.get(&key).is_some() {
+                return Err(EEXIST);
+            }
+            t.devices.try_create_and_insert(key, id, GFP_KERNEL)?;
         }
         let o = t.get_mut(id)?;
         o.state = begin.during;
         if op == Op::Attach {
-            o.device = device;
+            o.device = att.device;
+            o.instance = att.instance;
+            o.flags = att.flags;
         }
         Ok((obj.spec, begin, obj.card))
     })?;
+    let asked = Attachment {
+        device: if card_names {
+            DevName::EMPTY
+        } else {
+            att.device
+        },
+        instance: att.instance,
+    };
     let (result, card) = if begin.ask_card {
         match ctrl.bus.card(card_id) {
-            Ok(card) => (card.request(&spec.request(Some(op), &device)), Some(card)),
+            Ok(card) => (card.request(&spec.request(Some(op), &asked)), Some(card)),
             Err(e) => (Err(e), None),
         }
     } else {
@@ -379,8 +447,12 @@ pub(crate) fn change<S: Spec>(
     };
     let ok = result.is_ok();
     let named = match &result {
-        Ok(bus::Reply::Attached(name)) if device.is_empty() => Some(*name),
+        Ok(bus::Reply::Attached(name)) if card_names => Some(*name),
         _ => None,
+    };
+    let disk = match &result {
+        Ok(bus::Reply::Disk(major, minor)) => (*major, *minor),
+        _ => (0, 0),
     };
     let used = S::with_table(registry, |t| -> Result<DevName> {
         let Ok(o) = t.get_mut(id) else {
@@ -388,7 +460,7 @@ pub(crate) fn change<S: Spec>(
         };
         // The card left meanwhile: the object stays lost, whatever it said.
         let lost = o.state == State::CardLost;
-        let old_device = o.device;
+        let old_key = (o.instance, o.device);
         match state::finish(op, ok) {
             None => {
                 t.forget(id);
@@ -396,23 +468,33 @@ pub(crate) fn change<S: Spec>(
             }
             Some(next) => {
                 let release = (op == Op::Attach && !ok) || (op == Op::Detach && ok);
-                if let Some(name) = named {
-                    o.device = name;
+                if op == Op::Attach && ok {
+                    o.disk = disk;
+                    match named {
+                        // Named by the card in an instance: its host name.
+                        Some(name) if att.instance != 0 => o.host_name = name,
+                        Some(name) => o.device = name,
+                        None => {}
+                    }
                 }
                 if release {
                     o.device = DevName::EMPTY;
+                    o.instance = 0;
+                    o.flags = 0;
+                    o.disk = (0, 0);
+                    o.host_name = DevName::EMPTY;
                 }
                 if !lost {
                     o.state = next;
                 }
                 let used = o.device;
-                if release && !old_device.is_empty() {
-                    t.devices.remove(&old_device);
+                if release && !old_key.1.is_empty() {
+                    t.devices.remove(&old_key);
                 }
-                if let Some(name) = named {
+                if let Some(name) = named.filter(|_| att.instance == 0) {
                     // A card-chosen name is unique on the card; record it so
                     // that callers cannot take it.
-                    let _ = t.devices.try_create_and_insert(name, id, GFP_KERNEL);
+                    let _ = t.devices.try_create_and_insert((0, name), id, GFP_KERNEL);
                 }
                 Ok(used)
             }
@@ -459,4 +541,36 @@ pub(crate) fn card_of<'a, S: Spec>(ctrl: &'a Controller, id: u64) -> Result<Card
         (_, State::CardLost) => Err(ENODEV),
         (card, _) => ctrl.bus.card(card),
     }
+}
+
+/// The objects attached (or being attached or detached) to `instance`.
+pub(crate) fn attached_to<S: Spec>(registry: &Registry, instance: u64) -> Result<KVec<Obj<S>>> {
+    let t = S::table(registry).lock();
+    let mut out = KVec::new();
+    for (_, o) in t.objs.iter() {
+        if instance != 0 && o.instance == instance && crate::instances::attached(o.state) {
+            out.push(*o, GFP_KERNEL)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Wipes instance-storage volume `id` in place (`Request::WipeVolume`):
+/// its card destroys the data and keeps the volume, attached as it was.
+pub(crate) fn wipe(ctrl: &Controller, id: u64) -> Result {
+    let (spec, card_id) = VolumeSpec::with_table(&ctrl.registry, |t| {
+        let o = t.get_mut(id)?;
+        if o.state != State::Attached && o.state != State::Available {
+            return Err(EBUSY);
+        }
+        Ok((o.spec, o.card))
+    })?;
+    let reply = ctrl.bus.card(card_id)?.request(&Request::WipeVolume(&spec))?;
+    if let bus::Reply::Disk(major, minor) = reply {
+        VolumeSpec::with_table(&ctrl.registry, |t| {
+            t.get_mut(id)?.disk = (major, minor);
+            Ok(())
+        })?;
+    }
+    Ok(())
 }

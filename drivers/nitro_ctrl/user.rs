@@ -140,3 +140,21 @@ fn read_prefix<T: FromBytes + AsBytes + Default>(
     }
     Ok(val)
 }
+
+/// Reads `len` bytes from user address `addr`.
+pub(crate) fn read_bytes(addr: u64, len: usize) -> Result<KVVec<u8>> {
+    let addr = usize::try_from(addr).map_err(|_| EFAULT)?;
+    let mut out = KVVec::new();
+    UserSlice::new(UserPtr::from_addr(addr), len)
+        .reader()
+        .read_all(&mut out, GFP_KERNEL)?;
+    Ok(out)
+}
+
+/// Writes `data` to user address `addr`.
+pub(crate) fn write_bytes(addr: u64, data: &[u8]) -> Result {
+    let addr = usize::try_from(addr).map_err(|_| EFAULT)?;
+    UserSlice::new(UserPtr::from_addr(addr), data.len())
+        .writer()
+        .write_slice(data)
+}

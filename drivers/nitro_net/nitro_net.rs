@@ -206,8 +206,8 @@ impl Card for VpcCard {
             Request::DeleteMap(m) => st.host(m.host)?.delete_map(m.vpc, m.ipv4)?,
             Request::SetPeerKey(k) => Self::set_key(&st, k)?,
             Request::CreateEni(spec) => return Ok(Reply::Host(Self::create_eni(&mut st, spec)?)),
-            Request::AttachEni(spec, name) => {
-                return Ok(Reply::Attached(Self::attach(st.eni(spec.id)?, name)?))
+            Request::AttachEni(spec, att) => {
+                return Ok(Reply::Attached(Self::attach(st.eni(spec.id)?, &att.device)?))
             }
             Request::DetachEni(spec) => Self::detach(st.eni(spec.id)?)?,
             Request::DeleteEni(spec) => {

@@ -225,6 +225,15 @@ impl NvmeDisk {
     }
 }
 
+impl NvmeDisk {
+    /// The disk's device number (major, minor), as `/sys/block/*/dev`.
+    pub(crate) fn dev(&self) -> (u32, u32) {
+        // SAFETY: The disk was added in `new` (which set its numbers) and is
+        // removed only when `self` drops.
+        unsafe { ((*self.gendisk).major as u32, (*self.gendisk).first_minor as u32) }
+    }
+}
+
 impl Drop for NvmeDisk {
     fn drop(&mut self) {
         // `put_disk` drops our reference; the last one calls `free_disk`.

@@ -68,6 +68,8 @@ struct Attached {
     _disk: NvmeDisk,
     vol: Arc<Volume>,
     _number: Number,
+    /// The device name it is attached as.
+    device: DevName,
 }
 
 /// Where an EBS volume's data and key come from.
@@ -233,8 +235,43 @@ impl BlockCard {
         ))
     }
 
-    /// Attaches the volume of `slot` as `dev`.
-    fn attach(&self, slot: &mut Slot, dev: &DevName) -> Result {
+    /// Destroys an instance volume's data in place: its key and medium go
+    /// (as on deprovision) and the volume gets new ones; attached, its disk
+    /// is removed and made anew under the same device name.
+    fn wipe(&self, slot: &mut Slot) -> Result<Reply> {
+        let Some(old) = &slot.instance else {
+            // EBS data belongs to its owner: never wiped by the card.
+            return Err(EINVAL);
+        };
+        let fresh = Volume::new(
+            slot.spec.id,
+            slot.spec.size_bytes,
+            slot.spec.block_size,
+            XtsKey::random()?,
+            None,
+        )?;
+        let pages = old.pages();
+        let device = slot.attached.as_ref().map(|a| a.device);
+        // The disk goes first (it drains), then the old volume with its
+        // last reference: its key is wiped, its pages freed.
+        slot.attached = None;
+        slot.instance = Some(fresh);
+        pr_info!(
+            "vol-{:017x} wiped: key destroyed, {} pages freed\n",
+            slot.spec.id,
+            pages
+        );
+        match device {
+            Some(dev) => {
+                let (major, minor) = self.attach(slot, &dev)?;
+                Ok(Reply::Disk(major, minor))
+            }
+            None => Ok(Reply::Done),
+        }
+    }
+
+    /// Attaches the volume of `slot` as `dev`; gives its disk's numbers.
+    fn attach(&self, slot: &mut Slot, dev: &DevName) -> Result<(u32, u32)> {
         if slot.attached.is_some() {
             return Err(EBUSY);
         }
@@ -251,13 +288,15 @@ impl BlockCard {
             n,
             dev.as_str()
         );
+        let numbers = disk.dev();
         slot.attached = Some(Attached {
             _chardev: chardev,
             _disk: disk,
             vol,
             _number: number,
+            device: *dev,
         });
-        Ok(())
+        Ok(numbers)
     }
 }
 
@@ -276,9 +315,10 @@ impl Card for BlockCard {
                 let slot = self.provision(spec)?;
                 v.try_create_and_insert(spec.id, slot, GFP_KERNEL)?;
             }
-            Request::AttachVolume(spec, dev) => {
+            Request::AttachVolume(spec, att) => {
                 let slot = v.get_mut(&spec.id).ok_or(ENOENT)?;
-                self.attach(slot, dev)?;
+                let (major, minor) = self.attach(slot, &att.device)?;
+                return Ok(Reply::Disk(major, minor));
             }
             Request::DetachVolume(spec) => {
                 let slot = v.get_mut(&spec.id).ok_or(ENOENT)?;
@@ -289,6 +329,7 @@ impl Card for BlockCard {
                     _disk,
                     vol,
                     _number,
+                    device: _,
                 } = a;
                 drop(_chardev);
                 drop(_disk);
@@ -300,6 +341,10 @@ impl Card for BlockCard {
                     slot.past.queue_depth = 0;
                 }
                 pr_info!("vol-{:017x} detached\n", spec.id);
+            }
+            Request::WipeVolume(spec) => {
+                let slot = v.get_mut(&spec.id).ok_or(ENOENT)?;
+                return self.wipe(slot);
             }
             Request::DeleteVolume(spec) => {
                 // The controller never deletes an attached volume.

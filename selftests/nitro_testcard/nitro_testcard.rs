@@ -144,7 +144,8 @@ impl Card for TestCard {
                 st.objs.try_create_and_insert(id, obj, GFP_KERNEL)?;
                 Reply::Done
             }
-            Request::AttachVolume(_, dev) | Request::AttachEni(_, dev) => {
+            Request::AttachVolume(_, att) | Request::AttachEni(_, att) => {
+                let dev = &att.device;
                 let n = st.next_if;
                 let o = st
                     .objs
@@ -160,7 +161,7 @@ impl Card for TestCard {
                     }
                     Fixed::new(&buf).unwrap_or(DevName::EMPTY)
                 } else {
-                    **dev
+                    *dev
                 };
                 o.attached = true;
                 o.device = chosen;

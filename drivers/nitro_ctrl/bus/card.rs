@@ -3,7 +3,7 @@
 //! The card side of the bus: the [`Card`] trait every card implements, and
 //! the typed requests, replies and counters that cross the bus.
 
-use super::spec::{DevName, EniSpec, HostSpec, MapSpec, PeerKeySpec, Tag, VolumeSpec};
+use super::spec::{Attachment, DevName, EniSpec, HostSpec, MapSpec, PeerKeySpec, Tag, VolumeSpec};
 use crate::uapi;
 use kernel::prelude::*;
 
@@ -32,16 +32,21 @@ pub const HOST_COUNTERS: usize = 12;
 pub enum Request<'a> {
     /// Provision a volume.
     CreateVolume(&'a VolumeSpec),
-    /// Attach it under the given device name.
-    AttachVolume(&'a VolumeSpec, &'a DevName),
+    /// Attach it under the given device name (to the host, or to an
+    /// instance).
+    AttachVolume(&'a VolumeSpec, &'a Attachment),
     /// Detach it.
     DetachVolume(&'a VolumeSpec),
     /// Deprovision it.
     DeleteVolume(&'a VolumeSpec),
+    /// Instance storage: destroy its data, as deprovision does, and keep
+    /// the volume (a new key; its edges zeroed). Its disk, if attached, is
+    /// made anew (the reply gives its numbers).
+    WipeVolume(&'a VolumeSpec),
     /// Provision an ENI.
     CreateEni(&'a EniSpec),
     /// Attach it; the name is empty when the card is to choose one.
-    AttachEni(&'a EniSpec, &'a DevName),
+    AttachEni(&'a EniSpec, &'a Attachment),
     /// Detach it.
     DetachEni(&'a EniSpec),
     /// Deprovision it.
@@ -66,6 +71,8 @@ pub enum Reply {
     Attached(DevName),
     /// Made this host; or, for an ENI, placed it on this host.
     Host(u32),
+    /// Attached a volume as this block device (major, minor).
+    Disk(u32, u32),
 }
 
 /// Counters a card reports for one object, or for itself.

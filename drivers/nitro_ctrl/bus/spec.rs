@@ -156,3 +156,13 @@ impl Drop for PeerKeySpec {
         core::hint::black_box(&mut self.key);
     }
 }
+
+/// Where a card attaches a volume or an ENI.
+#[derive(Clone, Copy)]
+pub struct Attachment {
+    /// The device name: a volume's ("sdf"); an ENI's interface name on the
+    /// host (empty: the card chooses one).
+    pub device: DevName,
+    /// The instance it is attached to (0: the host itself).
+    pub instance: u64,
+}

@@ -52,6 +52,8 @@ fn info(o: &Obj<EniSpec>) -> uapi::nitro_eni_info {
         mac: o.spec.mac,
         ipv4: o.spec.ipv4,
         host: o.spec.host,
+        instance: o.instance,
+        flags: o.flags,
         ..Default::default()
     };
     i.state = common(o, &o.spec.name, &mut i.name, &mut i.device, &mut i.card);

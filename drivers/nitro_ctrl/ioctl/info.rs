@@ -9,7 +9,7 @@ use crate::{
     audit,
     bus::{self, EniSpec, VolumeSpec},
     controller::Controller,
-    registry, uapi,
+    instances, registry, uapi,
     user::{write_element, InOut},
 };
 use kernel::{prelude::*, transmute::AsBytes};
@@ -27,7 +27,8 @@ pub(super) fn version(ctrl: &Controller, arg: usize) -> Result {
             | uapi::NITRO_FEAT_ENIS
             | uapi::NITRO_FEAT_METRICS
             | uapi::NITRO_FEAT_AUDIT
-            | uapi::NITRO_FEAT_FIRMWARE,
+            | uapi::NITRO_FEAT_FIRMWARE
+            | uapi::NITRO_FEAT_INSTANCES,
     );
     v.val.max_cards = bus::MAX_CARDS as u32;
     v.val.max_volumes = max_volumes as u32;
@@ -84,6 +85,18 @@ pub(super) fn metrics(ctrl: &Controller, arg: usize) -> Result {
         uapi::NITRO_METRICS_CARD => {
             let (card, requests, failures) = ctrl.bus.card_at(m.val.id)?;
             (card.totals(), requests, failures, card.objects())
+        }
+        uapi::NITRO_METRICS_INSTANCE => {
+            let i = instances::describe(ctrl, m.val.id)?;
+            let v = &mut m.val;
+            v.cpu_usec = i.cpu_usec;
+            v.memory_current = i.memory_current;
+            v.memory_peak = i.memory_peak;
+            v.uptime_ns = i.uptime_ns;
+            v.state = i.state;
+            v.volumes = i.volumes;
+            v.enis = i.enis;
+            return m.write_back();
         }
         _ => return Err(EINVAL),
     };

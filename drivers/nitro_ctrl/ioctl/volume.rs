@@ -58,6 +58,8 @@ fn info(o: &Obj<VolumeSpec>) -> uapi::nitro_volume_info {
         },
         size_bytes: o.spec.size_bytes,
         block_size: o.spec.block_size,
+        instance: o.instance,
+        flags: o.flags,
         ..Default::default()
     };
     i.state = common(o, &o.spec.name, &mut i.name, &mut i.device, &mut i.card);

@@ -48,6 +48,8 @@ enum nitro_feature {
 	NITRO_FEAT_AUDIT = 1 << 4,
 	/* NITRO_IOC_FIRMWARE_*: measured boot, allowlist, write-deny. */
 	NITRO_FEAT_FIRMWARE = 1 << 5,
+	/* NITRO_IOC_INSTANCE_* and NITRO_IOC_HV_*: instances, hypervisors. */
+	NITRO_FEAT_INSTANCES = 1 << 6,
 };
 
 /* What kind of card a bus member is. */
@@ -266,15 +268,23 @@ struct nitro_object_ref {
  * @reserved: zero
  * @id: in: the object
  * @device: in: the attachment's name, NUL-terminated: required for a volume
- *	(the device name the guest asked for, e.g. "sdf", unique on the host);
- *	optional for an ENI (empty: the card names the interface); out: the name
- *	used
+ *	(the device name the guest asked for, e.g. "sdf", unique on the host,
+ *	or in the instance); optional for an ENI attached to the host (empty:
+ *	the card names the interface), empty for an ENI attached to an
+ *	instance (it is eth<@index> there); out: the name used
+ * @instance: in: (v1) the instance to attach to; 0: the host itself
+ * @index: in: (v1) an ENI attached to an instance: its device index
+ *	(eth<index>), below the type's ENI limit, unique in the instance
+ * @flags: in: (v1) NITRO_ATTACH_DELETE_ON_TERMINATION or 0 (0 for the host)
  */
 struct nitro_attach {
 	__u32 size;
 	__u32 reserved;
 	__u64 id;
 	char device[NITRO_DEVNAME_LEN];
+	__u64 instance;
+	__u32 index;
+	__u32 flags;
 };
 
 /**
@@ -288,6 +298,9 @@ struct nitro_attach {
  * @name: name given at create (may be empty)
  * @device: attachment name when attaching or attached, else empty
  * @card: name of the card that holds it
+ * @instance: (v1) the instance it is attached to (0: the host, or none)
+ * @flags: (v1) its attachment's NITRO_ATTACH_* flags
+ * @reserved2: zero
  */
 struct nitro_volume_info {
 	__u64 id;
@@ -299,6 +312,9 @@ struct nitro_volume_info {
 	char name[NITRO_TAG_LEN];
 	char device[NITRO_DEVNAME_LEN];
 	char card[NITRO_NAME_LEN];
+	__u64 instance;
+	__u32 flags;
+	__u32 reserved2;
 };
 
 /**
@@ -360,6 +376,9 @@ struct nitro_eni_create {
  * @card: name of the card that holds it
  * @host: the VPC card instance it is on
  * @reserved2: zero
+ * @instance: (v2) the instance it is attached to (0: the host, or none)
+ * @flags: (v2) its attachment's NITRO_ATTACH_* flags
+ * @reserved3: zero
  */
 struct nitro_eni_info {
 	__u64 id;
@@ -374,6 +393,9 @@ struct nitro_eni_info {
 	char card[NITRO_NAME_LEN];
 	__u32 host;
 	__u32 reserved2;
+	__u64 instance;
+	__u32 flags;
+	__u32 reserved3;
 };
 
 /**
@@ -567,6 +589,8 @@ enum nitro_metrics_scope {
 	NITRO_METRICS_ENI = 2,
 	/* @id is a card's position in NITRO_IOC_STATUS order, from 0. */
 	NITRO_METRICS_CARD = 3,
+	/* @id is an instance id (v2 fields). */
+	NITRO_METRICS_INSTANCE = 4,
 };
 
 /**
@@ -594,6 +618,16 @@ enum nitro_metrics_scope {
  * @read_hist: out: volume: reads by latency, bin 0: under 1 us, bin i:
  *	[2^(i-1), 2^i) us, the last bin open-ended (the 0xD0 log page's bins)
  * @write_hist: out: volume: writes, the same way
+ * @cpu_usec: out: (v2) instance: CPU time of its processes since it last
+ *	started (its cgroup's cpu.stat usage_usec)
+ * @memory_current: out: (v2) instance: memory they use now, bytes
+ * @memory_peak: out: (v2) instance: the most they used since it started
+ * @uptime_ns: out: (v2) instance: time since it reached running (0 unless
+ *	running)
+ * @state: out: (v2) instance: enum nitro_instance_state
+ * @volumes: out: (v2) instance: volumes attached to it
+ * @enis: out: (v2) instance: ENIs attached to it
+ * @reserved2: zero
  */
 struct nitro_metrics {
 	__u32 size;
@@ -617,6 +651,14 @@ struct nitro_metrics {
 	__u64 queue_depth;
 	__u64 read_hist[NITRO_HIST_BINS];
 	__u64 write_hist[NITRO_HIST_BINS];
+	__u64 cpu_usec;
+	__u64 memory_current;
+	__u64 memory_peak;
+	__u64 uptime_ns;
+	__u32 state;
+	__u32 volumes;
+	__u32 enis;
+	__u32 reserved2;
 };
 
 /**
@@ -752,6 +794,362 @@ struct nitro_firmware_update {
 	__u64 len;
 };
 
+/*
+ * Instances (Documentation/instances.rst). An instance is an isolated
+ * execution domain on one VPC card host, run by that host's hypervisor
+ * (tools/nitro-hv), which only takes commands from the controller.
+ */
+
+/* Instance states: EC2's names and codes. */
+enum nitro_instance_state {
+	NITRO_INSTANCE_PENDING = 0,
+	NITRO_INSTANCE_RUNNING = 16,
+	NITRO_INSTANCE_SHUTTING_DOWN = 32,
+	NITRO_INSTANCE_TERMINATED = 48,
+	NITRO_INSTANCE_STOPPING = 64,
+	NITRO_INSTANCE_STOPPED = 80,
+};
+
+/* Why an instance is in its state (nitro_instance_info.reason). */
+enum nitro_instance_reason {
+	/* Asked for by the user (or none yet). */
+	NITRO_REASON_USER = 0,
+	/* The hypervisor could not start it (@error says why). */
+	NITRO_REASON_LAUNCH_FAILED = 1,
+	/* Its init exited: it shut itself down (EC2: stop on shutdown). */
+	NITRO_REASON_INSTANCE_SHUTDOWN = 2,
+	/* Its hypervisor went away while it ran. */
+	NITRO_REASON_HYPERVISOR_LOST = 3,
+};
+
+/* Longest launch command (argv, NUL-separated), and most arguments. */
+#define NITRO_COMMAND_MAX 4096
+#define NITRO_COMMAND_ARGS_MAX 64
+/* Terminated instances the controller keeps listable (the oldest goes first). */
+#define NITRO_TERMINATED_KEPT 64
+/* Most instances on the host (ENOSPC past it), terminated ones not counted. */
+#define NITRO_INSTANCES_MAX 256
+
+/* nitro_instance_create.flags: start it at once (run = create + start). */
+#define NITRO_INSTANCE_START (1U << 0)
+
+/**
+ * struct nitro_instance_create - argument of NITRO_IOC_INSTANCE_CREATE
+ * @size: see the conventions at the top
+ * @flags: in: NITRO_INSTANCE_START or 0 (created stopped)
+ * @type: in: the instance type's name (NITRO_IOC_INSTANCE_TYPES)
+ * @name: in: optional name, unique among live instances (EEXIST)
+ * @host: in: the VPC card host it runs on (ENODEV if there is none)
+ * @reserved: zero
+ * @id: out: the new instance's id
+ * @command: in: user pointer to the launch command: argv, each argument
+ *	NUL-terminated, @command_len bytes in all (the last byte a NUL)
+ * @command_len: in: 2 to NITRO_COMMAND_MAX
+ * @pad: zero
+ */
+struct nitro_instance_create {
+	__u32 size;
+	__u32 flags;
+	char type[NITRO_TAG_LEN];
+	char name[NITRO_TAG_LEN];
+	__u32 host;
+	__u32 reserved;
+	__u64 id;
+	__u64 command;
+	__u32 command_len;
+	__u32 pad;
+};
+
+/* nitro_instance_op.flags of NITRO_IOC_INSTANCE_STOP: no grace period. */
+#define NITRO_STOP_FORCE (1U << 0)
+
+/**
+ * struct nitro_instance_op - argument of NITRO_IOC_INSTANCE_START, _STOP and
+ * _TERMINATE
+ * @size: see the conventions at the top
+ * @flags: in: stop: NITRO_STOP_FORCE or 0; others: 0
+ * @id: in: the instance
+ * @state: out: its state once the request is taken (pending, stopping,
+ *	shutting-down; or the state it already was in, for a no-op)
+ * @reserved: zero
+ */
+struct nitro_instance_op {
+	__u32 size;
+	__u32 flags;
+	__u64 id;
+	__u32 state;
+	__u32 reserved;
+};
+
+/**
+ * struct nitro_instance_wait - argument of NITRO_IOC_INSTANCE_WAIT: blocks
+ * until the instance is in one of the states of @states (bit
+ * NITRO_STATE_BIT(state)), @timeout_ms passes (ETIMEDOUT), or a signal
+ * comes (EINTR)
+ * @size: see the conventions at the top
+ * @states: in: the states waited for, as bits
+ * @id: in: the instance
+ * @timeout_ms: in: at most this long (0: no limit)
+ * @state: out: the state it is in
+ */
+#define NITRO_STATE_BIT(state) (1U << ((state) / 16))
+struct nitro_instance_wait {
+	__u32 size;
+	__u32 states;
+	__u64 id;
+	__u32 timeout_ms;
+	__u32 state;
+};
+
+/**
+ * struct nitro_instance_info - an instance, as describe and list report it
+ * @id: its id
+ * @state: enum nitro_instance_state
+ * @reason: enum nitro_instance_reason of the last transition
+ * @type: its instance type
+ * @name: name given at create
+ * @host: the VPC card host it runs on
+ * @error: errno of the hypervisor's last failed command for it (0: none)
+ * @vcpus: the type's vCPUs
+ * @volumes: volumes attached to it
+ * @enis: ENIs attached to it
+ * @pid: while running: its init's pid in the initial PID namespace
+ * @memory_bytes: the type's memory
+ * @launch_time_ns: CLOCK_REALTIME of the last start (0: never started)
+ * @state_time_ns: CLOCK_REALTIME of the last transition
+ * @uptime_ns: while running: time since it reached running
+ * @cpu_usec: CPU time of its processes since the last start (its cgroup's
+ *	cpu.stat usage_usec), read when asked
+ * @memory_current: memory its processes use now (its cgroup's
+ *	memory.current), bytes
+ * @memory_peak: the most they used since the last start, bytes
+ */
+struct nitro_instance_info {
+	__u64 id;
+	__u32 state;
+	__u32 reason;
+	char type[NITRO_TAG_LEN];
+	char name[NITRO_TAG_LEN];
+	__u32 host;
+	__s32 error;
+	__u32 vcpus;
+	__u32 volumes;
+	__u32 enis;
+	__u32 pid;
+	__u64 memory_bytes;
+	__u64 launch_time_ns;
+	__u64 state_time_ns;
+	__u64 uptime_ns;
+	__u64 cpu_usec;
+	__u64 memory_current;
+	__u64 memory_peak;
+};
+
+/**
+ * struct nitro_instance_describe - argument of NITRO_IOC_INSTANCE_DESCRIBE
+ * @size: see the conventions at the top
+ * @reserved: zero
+ * @id: in: the instance
+ * @info: out: what it is
+ */
+struct nitro_instance_describe {
+	__u32 size;
+	__u32 reserved;
+	__u64 id;
+	struct nitro_instance_info info;
+};
+
+/**
+ * struct nitro_instance_type - one instance type, in NITRO_IOC_INSTANCE_TYPES
+ * (a list: cursor = position + 1)
+ * @name: e.g. "nitro.small"
+ * @vcpus: vCPUs (cpu.max: @vcpus periods per period)
+ * @pids: most processes (pids.max)
+ * @memory_bytes: memory (memory.max; no swap)
+ * @max_volumes: most volumes attached at once, instance store included
+ * @max_enis: most ENIs attached at once
+ * @instance_store_bytes: size of the instance-store volume made with each
+ *	instance of the type (0: none), attached as "sdb"
+ */
+struct nitro_instance_type {
+	char name[NITRO_TAG_LEN];
+	__u32 vcpus;
+	__u32 pids;
+	__u64 memory_bytes;
+	__u32 max_volumes;
+	__u32 max_enis;
+	__u64 instance_store_bytes;
+};
+
+/**
+ * struct nitro_instance_console - argument of NITRO_IOC_INSTANCE_CONSOLE:
+ * the instance's output (stdout and stderr of its processes), as its
+ * hypervisor keeps it (the last 64 KiB)
+ * @size: see the conventions at the top
+ * @reserved: zero
+ * @id: in: the instance (running or not: the hypervisor keeps the output of
+ *	the last run until the instance starts again or terminates)
+ * @buf: in: user pointer to @cap bytes
+ * @cap: in: room in @buf
+ * @len: out: bytes written (the end of the output if it is longer)
+ */
+struct nitro_instance_console {
+	__u32 size;
+	__u32 reserved;
+	__u64 id;
+	__u64 buf;
+	__u32 cap;
+	__u32 len;
+};
+
+/*
+ * nitro_attach (v1) for devices of instances: @instance is the instance (0:
+ * the host, as v0); for a volume @device is its name in the instance, unique
+ * there; for an ENI @index is its device index (eth<index>). @flags:
+ */
+#define NITRO_ATTACH_DELETE_ON_TERMINATION (1U << 0)
+
+/* The hypervisor's command channel. */
+
+/**
+ * struct nitro_hv_register - argument of NITRO_IOC_HV_REGISTER: makes the
+ * calling open file the hypervisor of @host (EBUSY if it has one). Closing
+ * the file ends it.
+ * @size: see the conventions at the top
+ * @host: in: the VPC card host
+ * @flags: in: zero
+ * @reserved: zero
+ */
+struct nitro_hv_register {
+	__u32 size;
+	__u32 host;
+	__u32 flags;
+	__u32 reserved;
+};
+
+enum nitro_hv_op {
+	/* Start the instance: its type's limits, command line, devices. */
+	NITRO_HV_START = 1,
+	/* Stop it: SIGTERM to its init, @grace_ms, then kill all. */
+	NITRO_HV_STOP = 2,
+	/* Make /dev/@device (major:minor, by-id name) in the running instance. */
+	NITRO_HV_ATTACH_DISK = 3,
+	/* Remove /dev/@device from it. */
+	NITRO_HV_DETACH_DISK = 4,
+	/* Move host interface @device into it as eth@index, configured. */
+	NITRO_HV_ATTACH_NIC = 5,
+	/* Move eth@index out of it, back to the host's namespace. */
+	NITRO_HV_DETACH_NIC = 6,
+	/* Give its console output (into the result's buffer). */
+	NITRO_HV_CONSOLE = 7,
+};
+
+/**
+ * struct nitro_hv_device - a device of an instance, in a hypervisor command
+ * @kind: 1 disk, 2 NIC
+ * @major: disk: the block device's major number
+ * @minor: disk: its minor number
+ * @index: NIC: the device index (eth<index>)
+ * @device: disk: the name in the instance ("sdf"); NIC: the interface's
+ *	name on the host now ("eni3")
+ * @by_id: disk: the /dev/disk/by-id link name
+ *	("nvme-Amazon_Elastic_Block_Store_vol0123...")
+ * @mac: NIC: its MAC
+ * @pad: zero
+ * @ipv4: NIC: its address, network byte order
+ */
+struct nitro_hv_device {
+	__u32 kind;
+	__u32 major;
+	__u32 minor;
+	__u32 index;
+	char device[NITRO_DEVNAME_LEN];
+	char by_id[80];
+	__u8 mac[6];
+	__u8 pad[2];
+	__u32 ipv4;
+};
+#define NITRO_HV_DISK 1
+#define NITRO_HV_NIC 2
+/* Most devices one command carries. */
+#define NITRO_HV_DEVICES_MAX 16
+
+/**
+ * struct nitro_hv_command - argument of NITRO_IOC_HV_NEXT: waits for the
+ * next command for this hypervisor
+ * @size: see the conventions at the top
+ * @timeout_ms: in: give up after this long with ETIMEDOUT (0: no limit);
+ *	a signal ends the wait with EINTR
+ * @exited: in: user pointer to @nexited instance ids whose init exited
+ *	since the last call (reports; 0 with @nexited 0)
+ * @nexited: in: how many
+ * @op: out: enum nitro_hv_op
+ * @seq: out: the command's number, for NITRO_IOC_HV_DONE
+ * @instance: out: the instance
+ * @slot: out: the instance's slot on the host, 0 to NITRO_INSTANCES_MAX - 1
+ *	(its uid is derived from it)
+ * @vcpus: out: START: the type's vCPUs
+ * @pids: out: START: the type's process limit
+ * @memory_bytes: out: START: the type's memory
+ * @grace_ms: out: STOP: how long the instance has to end by itself
+ * @ndevices: out: how many of @devices are filled
+ * @devices: in: user pointer to room for NITRO_HV_DEVICES_MAX devices
+ *	(struct nitro_hv_device); out: START: its devices; ATTACH_* and
+ *	DETACH_*: the one device
+ * @args: in: user pointer to NITRO_COMMAND_MAX bytes; out: START: the
+ *	launch command (argv, NUL-separated)
+ * @args_len: out: START: its length
+ * @reserved: zero
+ */
+struct nitro_hv_command {
+	__u32 size;
+	__u32 timeout_ms;
+	__u64 exited;
+	__u32 nexited;
+	__u32 op;
+	__u64 seq;
+	__u64 instance;
+	__u32 slot;
+	__u32 vcpus;
+	__u32 pids;
+	__u32 grace_ms;
+	__u64 memory_bytes;
+	__u32 ndevices;
+	__u32 args_len;
+	__u64 devices;
+	__u64 args;
+	__u64 reserved;
+};
+
+/**
+ * struct nitro_hv_result - argument of NITRO_IOC_HV_DONE: the result of a
+ * command
+ * @size: see the conventions at the top
+ * @error: in: 0, or the positive errno it failed with
+ * @seq: in: the command's number
+ * @pid: in: START: the instance's init, in the hypervisor's PID namespace
+ * @cpu_stat_fd: in: START: a descriptor of the instance cgroup's cpu.stat
+ *	(the controller keeps a reference, read for metrics), or -1
+ * @memory_fd: in: START: of its memory.current, or -1
+ * @memory_peak_fd: in: START: of its memory.peak, or -1
+ * @buf: in: CONSOLE: user pointer to the output
+ * @len: in: CONSOLE: its length, at most 64 KiB
+ * @reserved: zero
+ */
+struct nitro_hv_result {
+	__u32 size;
+	__s32 error;
+	__u64 seq;
+	__u32 pid;
+	__s32 cpu_stat_fd;
+	__s32 memory_fd;
+	__s32 memory_peak_fd;
+	__u64 buf;
+	__u32 len;
+	__u32 reserved;
+};
+#define NITRO_CONSOLE_MAX 65536
+
 #define NITRO_IOC_VERSION _IOWR(NITRO_IOCTL_TYPE, 0x00, struct nitro_version)
 #define NITRO_IOC_STATUS _IOWR(NITRO_IOCTL_TYPE, 0x01, struct nitro_status)
 #define NITRO_IOC_VOLUME_CREATE _IOWR(NITRO_IOCTL_TYPE, 0x10, struct nitro_volume_create)
@@ -778,6 +1176,18 @@ struct nitro_firmware_update {
 #define NITRO_IOC_FIRMWARE_LOG _IOWR(NITRO_IOCTL_TYPE, 0x41, struct nitro_list)
 #define NITRO_IOC_FIRMWARE_ALLOW _IOWR(NITRO_IOCTL_TYPE, 0x42, struct nitro_firmware_allow)
 #define NITRO_IOC_FIRMWARE_UPDATE _IOWR(NITRO_IOCTL_TYPE, 0x43, struct nitro_firmware_update)
+#define NITRO_IOC_INSTANCE_CREATE _IOWR(NITRO_IOCTL_TYPE, 0x50, struct nitro_instance_create)
+#define NITRO_IOC_INSTANCE_START _IOWR(NITRO_IOCTL_TYPE, 0x51, struct nitro_instance_op)
+#define NITRO_IOC_INSTANCE_STOP _IOWR(NITRO_IOCTL_TYPE, 0x52, struct nitro_instance_op)
+#define NITRO_IOC_INSTANCE_TERMINATE _IOWR(NITRO_IOCTL_TYPE, 0x53, struct nitro_instance_op)
+#define NITRO_IOC_INSTANCE_DESCRIBE _IOWR(NITRO_IOCTL_TYPE, 0x54, struct nitro_instance_describe)
+#define NITRO_IOC_INSTANCE_LIST _IOWR(NITRO_IOCTL_TYPE, 0x55, struct nitro_list)
+#define NITRO_IOC_INSTANCE_WAIT _IOWR(NITRO_IOCTL_TYPE, 0x56, struct nitro_instance_wait)
+#define NITRO_IOC_INSTANCE_TYPES _IOWR(NITRO_IOCTL_TYPE, 0x57, struct nitro_list)
+#define NITRO_IOC_INSTANCE_CONSOLE _IOWR(NITRO_IOCTL_TYPE, 0x58, struct nitro_instance_console)
+#define NITRO_IOC_HV_REGISTER _IOWR(NITRO_IOCTL_TYPE, 0x60, struct nitro_hv_register)
+#define NITRO_IOC_HV_NEXT _IOWR(NITRO_IOCTL_TYPE, 0x61, struct nitro_hv_command)
+#define NITRO_IOC_HV_DONE _IOWR(NITRO_IOCTL_TYPE, 0x62, struct nitro_hv_result)
 
 /* First published sizes, the smallest the kernel accepts. */
 #define NITRO_VERSION_SIZE_VER0 32
@@ -812,5 +1222,23 @@ struct nitro_firmware_update {
 #define NITRO_PEER_KEY_SIZE_VER0 48
 /* Fourth sizes (the VPC card's receive queue). */
 #define NITRO_HOST_INFO_SIZE_VER1 120
+/* Sizes of the instances' additions. */
+#define NITRO_ATTACH_SIZE_VER1 48
+#define NITRO_VOLUME_INFO_SIZE_VER1 128
+#define NITRO_VOLUME_DESCRIBE_SIZE_VER1 144
+#define NITRO_ENI_INFO_SIZE_VER2 136
+#define NITRO_ENI_DESCRIBE_SIZE_VER2 152
+#define NITRO_METRICS_SIZE_VER2 632
+#define NITRO_INSTANCE_CREATE_SIZE_VER0 104
+#define NITRO_INSTANCE_OP_SIZE_VER0 24
+#define NITRO_INSTANCE_WAIT_SIZE_VER0 24
+#define NITRO_INSTANCE_INFO_SIZE_VER0 160
+#define NITRO_INSTANCE_DESCRIBE_SIZE_VER0 176
+#define NITRO_INSTANCE_TYPE_SIZE_VER0 64
+#define NITRO_INSTANCE_CONSOLE_SIZE_VER0 32
+#define NITRO_HV_REGISTER_SIZE_VER0 16
+#define NITRO_HV_DEVICE_SIZE_VER0 124
+#define NITRO_HV_COMMAND_SIZE_VER0 96
+#define NITRO_HV_RESULT_SIZE_VER0 48
 
 #endif /* _UAPI_LINUX_NITRO_H */
