@@ -435,12 +435,7 @@ pub(crate) fn create(ctrl: &Controller, new: NewInstance) -> Result<u64> {
         let _ = finish_terminate(ctrl, id);
         return Err(e);
     }
-    pr_info!(
-        "i-{:017x} created ({}, host {})\n",
-        id,
-        ty.name,
-        new.host
-    );
+    pr_info!("i-{:017x} created ({}, host {})\n", id, ty.name, new.host);
     if new.start {
         if let Err(e) = start(ctrl, id) {
             // Run is all or nothing: nothing is left of a launch that failed.
@@ -699,7 +694,11 @@ fn command_and_wait(
                 e => Err(Error::from_errno(-e.abs())),
             };
         }
-        match ctrl.instances.changed.wait_interruptible_timeout(&mut t, left) {
+        match ctrl
+            .instances
+            .changed
+            .wait_interruptible_timeout(&mut t, left)
+        {
             CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
             // A command given up is not taken back: if the hypervisor
             // carries it out later, its outcome is dropped (see `done`).
@@ -948,7 +947,9 @@ fn read_stat(file: &File, key: Option<&[u8]>) -> u64 {
         .iter()
         .skip_while(|b| !b.is_ascii_digit())
         .take_while(|b| b.is_ascii_digit());
-    digits.fold(0u64, |v, d| v.saturating_mul(10).saturating_add(u64::from(d - b'0')))
+    digits.fold(0u64, |v, d| {
+        v.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    })
 }
 
 /// An instance's info, its device counts given.
@@ -967,9 +968,9 @@ fn info_of(inst: &Instance, volumes: u32, enis: u32) -> Info {
         memory_bytes: ty.memory_bytes,
         launch_time_ns: inst.launch_ns,
         state_time_ns: inst.state_ns,
-        uptime_ns: inst.running_since.map_or(0, |s| {
-            u64::try_from(s.elapsed().as_nanos()).unwrap_or(0)
-        }),
+        uptime_ns: inst
+            .running_since
+            .map_or(0, |s| u64::try_from(s.elapsed().as_nanos()).unwrap_or(0)),
         ..Default::default()
     };
     crate::abi_rules::fill_name(&mut i.type_, ty.name);
@@ -1025,7 +1026,10 @@ pub(crate) fn list_ids(ctrl: &Controller, after: u64, cap: usize) -> Result<(KVV
 pub(crate) fn hv_register(ctrl: &Controller, file: u64, host: u32) -> Result {
     ctrl.bus.card_for(CardKind::Vpc)?.host_info(host)?;
     let mut t = ctrl.instances.table.lock();
-    if t.hypervisors.iter().any(|h| h.host == host || h.file == file) {
+    if t.hypervisors
+        .iter()
+        .any(|h| h.host == host || h.file == file)
+    {
         return Err(EBUSY);
     }
     t.hypervisors.push(
@@ -1044,7 +1048,12 @@ pub(crate) fn hv_register(ctrl: &Controller, file: u64, host: u32) -> Result {
 
 /// `HV_NEXT`: takes the reports (instances whose init exited), then waits
 /// for the next command of hypervisor `file` and gives it.
-pub(crate) fn hv_next(ctrl: &Controller, file: u64, exited: &[u64], timeout_ms: u32) -> Result<Command> {
+pub(crate) fn hv_next(
+    ctrl: &Controller,
+    file: u64,
+    exited: &[u64],
+    timeout_ms: u32,
+) -> Result<Command> {
     let mut gone = KVec::new();
     {
         let mut t = ctrl.instances.table.lock();
@@ -1136,7 +1145,11 @@ pub(crate) fn hv_done(ctrl: &Controller, file: u64, done: Done) -> Result {
                     inst.error = done.error;
                 }
                 if next != inst.state {
-                    let reason = if ok { Reason::User } else { Reason::LaunchFailed };
+                    let reason = if ok {
+                        Reason::User
+                    } else {
+                        Reason::LaunchFailed
+                    };
                     inst.set_state(next, reason);
                 }
             }

@@ -216,7 +216,11 @@ fn attach<S: instances::Device>(ctrl: &Controller, arg: usize) -> (u64, Result) 
             ensure(index == 0 && flags == 0)?;
         } else {
             // An ENI's name in an instance is eth<index>; a volume has no index.
-            ensure(if S::DEVICE_REQUIRED { index == 0 } else { device.is_empty() })?;
+            ensure(if S::DEVICE_REQUIRED {
+                index == 0
+            } else {
+                device.is_empty()
+            })?;
         }
         a.probe_writable()?;
         let used = if instance == 0 {

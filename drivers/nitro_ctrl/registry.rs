@@ -409,7 +409,8 @@ pub(crate) fn change<S: Spec>(ctrl: &Controller, id: u64, op: Op, att: Attach) -
     let registry = &ctrl.registry;
     // An ENI attached to an instance gets its interface name on the host
     // from the card; the name recorded is its name inside, `eth<index>`.
-    let card_names = op == Op::Attach && (att.device.is_empty() || S::CARD_NAMES_IN_INSTANCE && att.instance != 0);
+    let card_names = op == Op::Attach
+        && (att.device.is_empty() || S::CARD_NAMES_IN_INSTANCE && att.instance != 0);
     let key = (att.instance, att.device);
     let (spec, begin, card_id) = S::with_table(registry, |t| -> Result<_> {
         let obj = *t.get_mut(id)?;
@@ -565,7 +566,10 @@ pub(crate) fn wipe(ctrl: &Controller, id: u64) -> Result {
         }
         Ok((o.spec, o.card))
     })?;
-    let reply = ctrl.bus.card(card_id)?.request(&Request::WipeVolume(&spec))?;
+    let reply = ctrl
+        .bus
+        .card(card_id)?
+        .request(&Request::WipeVolume(&spec))?;
     if let bus::Reply::Disk(major, minor) = reply {
         VolumeSpec::with_table(&ctrl.registry, |t| {
             t.get_mut(id)?.disk = (major, minor);

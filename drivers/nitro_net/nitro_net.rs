@@ -207,7 +207,10 @@ impl Card for VpcCard {
             Request::SetPeerKey(k) => Self::set_key(&st, k)?,
             Request::CreateEni(spec) => return Ok(Reply::Host(Self::create_eni(&mut st, spec)?)),
             Request::AttachEni(spec, att) => {
-                return Ok(Reply::Attached(Self::attach(st.eni(spec.id)?, &att.device)?))
+                return Ok(Reply::Attached(Self::attach(
+                    st.eni(spec.id)?,
+                    &att.device,
+                )?))
             }
             Request::DetachEni(spec) => Self::detach(st.eni(spec.id)?)?,
             Request::DeleteEni(spec) => {

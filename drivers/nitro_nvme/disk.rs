@@ -230,7 +230,12 @@ impl NvmeDisk {
     pub(crate) fn dev(&self) -> (u32, u32) {
         // SAFETY: The disk was added in `new` (which set its numbers) and is
         // removed only when `self` drops.
-        unsafe { ((*self.gendisk).major as u32, (*self.gendisk).first_minor as u32) }
+        unsafe {
+            (
+                (*self.gendisk).major as u32,
+                (*self.gendisk).first_minor as u32,
+            )
+        }
     }
 }
 

@@ -31,7 +31,9 @@ pub(super) fn create(ctrl: &Controller, arg: usize) -> (u64, Result) {
         let len = v.command_len as usize;
         ensure((2..=uapi::NITRO_COMMAND_MAX as usize).contains(&len) && v.command != 0)?;
         let command = read_bytes(v.command, len)?;
-        ensure(lifecycle::check_command(&command, uapi::NITRO_COMMAND_ARGS_MAX as usize).is_some())?;
+        ensure(
+            lifecycle::check_command(&command, uapi::NITRO_COMMAND_ARGS_MAX as usize).is_some(),
+        )?;
         let new = NewInstance {
             type_name: field(&v.type_, type_byte)?,
             name: field(&v.name, state::name_byte)?,
@@ -69,7 +71,9 @@ pub(super) fn op(ctrl: &Controller, arg: usize, op: InstanceOp) -> (u64, Result)
         o.probe_writable()?;
         let state = match op {
             InstanceOp::Start => instances::start(ctrl, id)?,
-            InstanceOp::Stop => instances::stop(ctrl, id, o.val.flags & uapi::NITRO_STOP_FORCE != 0)?,
+            InstanceOp::Stop => {
+                instances::stop(ctrl, id, o.val.flags & uapi::NITRO_STOP_FORCE != 0)?
+            }
             InstanceOp::Terminate => instances::terminate(ctrl, id)?,
         };
         o.val.state = state as u32;

@@ -38,21 +38,50 @@ mod tests {
                 NITRO_VOLUME_CREATE_SIZE_VER1,
             ),
             (size_of::<nitro_object_ref>(), NITRO_OBJECT_REF_SIZE_VER0),
-            (size_of::<nitro_attach>(), NITRO_ATTACH_SIZE_VER0),
-            (size_of::<nitro_volume_info>(), NITRO_VOLUME_INFO_SIZE_VER0),
+            (size_of::<nitro_attach>(), NITRO_ATTACH_SIZE_VER1),
+            (size_of::<nitro_volume_info>(), NITRO_VOLUME_INFO_SIZE_VER1),
             (
                 size_of::<nitro_volume_describe>(),
-                NITRO_VOLUME_DESCRIBE_SIZE_VER0,
+                NITRO_VOLUME_DESCRIBE_SIZE_VER1,
             ),
             (size_of::<nitro_eni_create>(), NITRO_ENI_CREATE_SIZE_VER1),
-            (size_of::<nitro_eni_info>(), NITRO_ENI_INFO_SIZE_VER1),
+            (size_of::<nitro_eni_info>(), NITRO_ENI_INFO_SIZE_VER2),
             (
                 size_of::<nitro_eni_describe>(),
-                NITRO_ENI_DESCRIBE_SIZE_VER1,
+                NITRO_ENI_DESCRIBE_SIZE_VER2,
             ),
             (size_of::<nitro_list>(), NITRO_LIST_SIZE_VER0),
-            (size_of::<nitro_metrics>(), NITRO_METRICS_SIZE_VER1),
+            (size_of::<nitro_metrics>(), NITRO_METRICS_SIZE_VER2),
             (size_of::<nitro_audit_entry>(), NITRO_AUDIT_ENTRY_SIZE_VER0),
+            (
+                size_of::<nitro_instance_create>(),
+                NITRO_INSTANCE_CREATE_SIZE_VER0,
+            ),
+            (size_of::<nitro_instance_op>(), NITRO_INSTANCE_OP_SIZE_VER0),
+            (
+                size_of::<nitro_instance_wait>(),
+                NITRO_INSTANCE_WAIT_SIZE_VER0,
+            ),
+            (
+                size_of::<nitro_instance_info>(),
+                NITRO_INSTANCE_INFO_SIZE_VER0,
+            ),
+            (
+                size_of::<nitro_instance_describe>(),
+                NITRO_INSTANCE_DESCRIBE_SIZE_VER0,
+            ),
+            (
+                size_of::<nitro_instance_type>(),
+                NITRO_INSTANCE_TYPE_SIZE_VER0,
+            ),
+            (
+                size_of::<nitro_instance_console>(),
+                NITRO_INSTANCE_CONSOLE_SIZE_VER0,
+            ),
+            (size_of::<nitro_hv_register>(), NITRO_HV_REGISTER_SIZE_VER0),
+            (size_of::<nitro_hv_device>(), NITRO_HV_DEVICE_SIZE_VER0),
+            (size_of::<nitro_hv_command>(), NITRO_HV_COMMAND_SIZE_VER0),
+            (size_of::<nitro_hv_result>(), NITRO_HV_RESULT_SIZE_VER0),
         ];
         for (index, (have, want)) in sizes.iter().enumerate() {
             assert_eq!(*have, *want as usize, "struct #{index}");
