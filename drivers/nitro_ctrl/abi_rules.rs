@@ -31,20 +31,20 @@ pub struct SizePlan {
     pub tail: usize,
 }
 
-/// Plans the copy of an extensible struct whose caller says it is `usize`
-/// bytes, for a kernel struct of `ksize` bytes first published as `min`
+/// Plans the copy of an extensible struct whose caller says it is
+/// `user_size` bytes, for a kernel struct of `ksize` bytes first published as `min`
 /// bytes (`copy_struct_from_user` semantics).
-pub fn plan_struct(usize: u32, min: usize, ksize: usize) -> Result<SizePlan, SizeError> {
-    if usize > MAX_STRUCT_SIZE {
+pub fn plan_struct(user_size: u32, min: usize, ksize: usize) -> Result<SizePlan, SizeError> {
+    if user_size > MAX_STRUCT_SIZE {
         return Err(SizeError::TooBig);
     }
-    let usize = usize as usize;
-    if usize < min {
+    let user_size = user_size as usize;
+    if user_size < min {
         return Err(SizeError::TooSmall);
     }
     Ok(SizePlan {
-        copy: usize.min(ksize),
-        tail: usize.saturating_sub(ksize),
+        copy: user_size.min(ksize),
+        tail: user_size.saturating_sub(ksize),
     })
 }
 

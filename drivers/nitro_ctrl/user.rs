@@ -25,7 +25,8 @@ pub(crate) struct InOut<T> {
     /// The struct, with fields the caller did not send zeroed.
     pub(crate) val: T,
     addr: usize,
-    usize: u32,
+    /// The size the caller gave (the struct's `size` field as read).
+    user_size: u32,
 }
 
 /// A struct whose first field is its `size`.
@@ -43,20 +44,24 @@ impl<T: Extensible> InOut<T> {
     /// `T::MIN`, `E2BIG` for a size above one page or for non-zero bytes past
     /// the kernel's struct.
     pub(crate) fn read(addr: usize) -> Result<Self> {
-        let usize: u32 = UserSlice::new(UserPtr::from_addr(addr), 4)
+        let user_size: u32 = UserSlice::new(UserPtr::from_addr(addr), 4)
             .reader()
             .read()?;
         let ksize = core::mem::size_of::<T>();
-        let plan = plan_struct(usize, T::MIN, ksize)?;
+        let plan = plan_struct(user_size, T::MIN, ksize)?;
         let val = read_prefix(addr, plan.copy, plan.tail)?;
-        Ok(Self { val, addr, usize })
+        Ok(Self {
+            val,
+            addr,
+            user_size,
+        })
     }
 
     /// Checks that the answer can be written, before acting on a request
     /// whose effect the caller must learn (a new id): writes back the bytes
     /// exactly as they were read.
     pub(crate) fn probe_writable(&self) -> Result {
-        let n = (self.usize as usize).min(core::mem::size_of::<T>());
+        let n = (self.user_size as usize).min(core::mem::size_of::<T>());
         UserSlice::new(UserPtr::from_addr(self.addr), n)
             .writer()
             .write_slice(&self.val.as_bytes()[..n])
@@ -67,7 +72,7 @@ impl<T: Extensible> InOut<T> {
     pub(crate) fn write_back(mut self) -> Result {
         let ksize = core::mem::size_of::<T>();
         self.val.set_size(ksize as u32);
-        let n = (self.usize as usize).min(ksize);
+        let n = (self.user_size as usize).min(ksize);
         UserSlice::new(UserPtr::from_addr(self.addr), n)
             .writer()
             .write_slice(&self.val.as_bytes()[..n])

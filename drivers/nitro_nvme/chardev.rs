@@ -90,7 +90,7 @@ impl Numbers {
             return Err(ENOSPC);
         }
         Ok(Number {
-            n: id.acquire(),
+            value: id.acquire(),
             numbers: self.clone(),
         })
     }
@@ -99,21 +99,21 @@ impl Numbers {
 /// A number taken from [`Numbers`], given back when dropped (after the
 /// devices named with it).
 pub(crate) struct Number {
-    n: usize,
+    value: usize,
     numbers: Arc<Numbers>,
 }
 
 impl Number {
     /// The number.
     pub(crate) fn get(&self) -> usize {
-        self.n
+        self.value
     }
 
     /// `nitro<N>`, the controller device's name.
     fn name(&self) -> &'static CStr {
-        // `n` is below MAX_ATTACHED (`take`), and every name has its NUL.
+        // The number is below MAX_ATTACHED (`take`), and every name has its NUL.
         NAMES
-            .get(self.n)
+            .get(self.value)
             .and_then(|b| CStr::from_bytes_until_nul(b).ok())
             .unwrap_or(c"nitro")
     }
@@ -121,7 +121,7 @@ impl Number {
 
 impl Drop for Number {
     fn drop(&mut self) {
-        self.numbers.pool.lock().release_id(self.n);
+        self.numbers.pool.lock().release_id(self.value);
     }
 }
 

@@ -106,7 +106,10 @@ impl CardKey {
     }
 
     /// Opens a wrapped data key. The caller wipes the result after use.
-    pub(crate) fn unwrap(&self, wrapped: &[u8; WRAPPED_KEY_LEN]) -> Result<[u8; KEY_LEN], Refused> {
+    pub(crate) fn open_data_key(
+        &self,
+        wrapped: &[u8; WRAPPED_KEY_LEN],
+    ) -> Result<[u8; KEY_LEN], Refused> {
         check_format(wrapped)?;
         let mut out = [0u8; KEY_LEN];
         let src = &wrapped[SEALED];

@@ -211,7 +211,7 @@ impl BlockCard {
             return Err(EINVAL);
         };
         let card_key = card.key.as_ref().ok_or(ENOKEY)?;
-        let mut raw = card_key.unwrap(&src.wrapped_key).map_err(|why| {
+        let mut raw = card_key.open_data_key(&src.wrapped_key).map_err(|why| {
             pr_err!(
                 "vol-{:017x}: wrapped key refused ({}): not attached\n",
                 slot.spec.id,
