@@ -21,12 +21,76 @@ pub struct HostInfo {
     pub maps: u32,
     /// Keyed peers.
     pub peers: u32,
-    /// Counters, in `struct nitro_host_info` order from `tx_sealed`.
+    /// Counters, indexed by [`HostCounter`].
     pub counters: [u64; HOST_COUNTERS],
 }
 
+impl HostInfo {
+    /// The value of counter `c`.
+    pub fn counter(&self, c: HostCounter) -> u64 {
+        self.counters[c as usize]
+    }
+}
+
+/// Declares a list of counters once: a fieldless enum whose variants index
+/// an array of counts, its `COUNT`, and its `NAMES` (as userspace reads
+/// them), all in the order given.
+#[macro_export]
+macro_rules! counters {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            /// How many there are.
+            $vis const COUNT: usize = [$(stringify!($variant)),+].len();
+            /// Their names, in order.
+            $vis const NAMES: [&'static str; Self::COUNT] = [$($text),+];
+        }
+    };
+}
+
+crate::counters! {
+    /// The counters of a host, in `struct nitro_host_info` order from
+    /// `tx_sealed` (each named after its field there, which documents it).
+    pub enum HostCounter {
+        /// Packets sealed to Nitro peers.
+        TxSealed => "tx_sealed",
+        /// Sealed packets opened and delivered.
+        RxSealed => "rx_sealed",
+        /// Plain Geneve packets to non-Nitro peers.
+        TxPlain => "tx_plain",
+        /// Plain Geneve packets from non-Nitro peers, delivered.
+        RxPlain => "rx_plain",
+        /// Sealed packets that did not authenticate.
+        RxBadAuth => "rx_bad_auth",
+        /// Sealed packets already seen or too old.
+        RxReplay => "rx_replay",
+        /// Sealed packets from a peer or epoch with no key.
+        RxNoKey => "rx_no_key",
+        /// Packets from an underlay source the table does not allow.
+        RxNotAllowed => "rx_not_allowed",
+        /// Packets in neither format.
+        RxMalformed => "rx_malformed",
+        /// Frames to a Nitro peer with no key.
+        TxNoKey => "tx_no_key",
+        /// Frames that could not be sent.
+        TxErrors => "tx_errors",
+        /// Datagrams dropped on a full receive queue.
+        RxBacklog => "rx_backlog",
+    }
+}
+
 /// Number of counters in `struct nitro_host_info`.
-pub const HOST_COUNTERS: usize = 12;
+pub const HOST_COUNTERS: usize = HostCounter::COUNT;
 
 /// A request from the controller to a card.
 pub enum Request<'a> {

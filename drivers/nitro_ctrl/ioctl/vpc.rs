@@ -7,7 +7,7 @@
 use super::{ensure, split};
 use crate::{
     abi_rules::all_zero,
-    bus::{CardKind, HostSpec, MapSpec, PeerKeySpec, Reply, Request},
+    bus::{CardKind, HostCounter, HostSpec, MapSpec, PeerKeySpec, Reply, Request},
     controller::Controller,
     state, uapi,
     user::InOut,
@@ -66,10 +66,19 @@ pub(super) fn host_describe(ctrl: &Controller, arg: usize) -> Result {
     v.enis = info.enis;
     v.maps = info.maps;
     v.peers = info.peers;
-    let [a, b, c, d, e, f, g, i, j, k, l, m] = info.counters;
-    (v.tx_sealed, v.rx_sealed, v.tx_plain, v.rx_plain) = (a, b, c, d);
-    (v.rx_bad_auth, v.rx_replay, v.rx_no_key, v.rx_not_allowed) = (e, f, g, i);
-    (v.rx_malformed, v.tx_no_key, v.tx_errors, v.rx_backlog) = (j, k, l, m);
+    use HostCounter::*;
+    v.tx_sealed = info.counter(TxSealed);
+    v.rx_sealed = info.counter(RxSealed);
+    v.tx_plain = info.counter(TxPlain);
+    v.rx_plain = info.counter(RxPlain);
+    v.rx_bad_auth = info.counter(RxBadAuth);
+    v.rx_replay = info.counter(RxReplay);
+    v.rx_no_key = info.counter(RxNoKey);
+    v.rx_not_allowed = info.counter(RxNotAllowed);
+    v.rx_malformed = info.counter(RxMalformed);
+    v.tx_no_key = info.counter(TxNoKey);
+    v.tx_errors = info.counter(TxErrors);
+    v.rx_backlog = info.counter(RxBacklog);
     h.write_back()
 }
 
