@@ -12,7 +12,7 @@
 //! for as long as the device can be called.
 
 use crate::ffi;
-use crate::host::{self, Port, ETHTOOL_COUNTERS};
+use crate::host::{self, ethtool_names, Port, ETHTOOL_COUNT};
 use crate::net::NetNs;
 use crate::skb::Skb;
 use core::ffi::c_int;
@@ -357,7 +357,7 @@ unsafe extern "C" fn get_drvinfo(dev: *mut ffi::net_device, info: *mut ffi::etht
 /// Called by the core on one of our devices.
 unsafe extern "C" fn get_sset_count(_dev: *mut ffi::net_device, sset: c_int) -> c_int {
     if u32::try_from(sset) == Ok(ffi::ethtool_stringset_ETH_SS_STATS) {
-        ETHTOOL_COUNTERS.len() as c_int
+        ETHTOOL_COUNT as c_int
     } else {
         EOPNOTSUPP.to_errno()
     }
@@ -374,10 +374,10 @@ unsafe extern "C" fn get_strings(_dev: *mut ffi::net_device, sset: u32, data: *m
     if sset != ffi::ethtool_stringset_ETH_SS_STATS {
         return;
     }
-    let len = ETHTOOL_COUNTERS.len() * GSTRING_LEN;
+    let len = ETHTOOL_COUNT * GSTRING_LEN;
     // SAFETY: Per the contract.
     let out = unsafe { core::slice::from_raw_parts_mut(data, len) };
-    for (chunk, name) in out.chunks_mut(GSTRING_LEN).zip(ETHTOOL_COUNTERS) {
+    for (chunk, name) in out.chunks_mut(GSTRING_LEN).zip(ethtool_names()) {
         chunk.fill(0);
         let n = name.len().min(GSTRING_LEN - 1);
         chunk[..n].copy_from_slice(&name.as_bytes()[..n]);
@@ -398,6 +398,6 @@ unsafe extern "C" fn get_stats(
     // SAFETY: Per the contract.
     let port = unsafe { port_of(dev) };
     // SAFETY: Per the contract.
-    let out = unsafe { core::slice::from_raw_parts_mut(data, ETHTOOL_COUNTERS.len()) };
+    let out = unsafe { core::slice::from_raw_parts_mut(data, ETHTOOL_COUNT) };
     port.counters(out);
 }
