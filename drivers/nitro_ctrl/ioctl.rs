@@ -237,16 +237,16 @@ fn attach<S: instances::Device>(ctrl: &Controller, arg: usize) -> (u64, Result) 
 /// The common part of an object's ABI info; gives its state. (The
 /// instance fields are filled by the callers.)
 fn common<S: Copy, const N: usize, const D: usize, const C: usize>(
-    o: &Obj<S>,
+    obj: &Obj<S>,
     name: &bus::Tag,
     out_name: &mut [u8; N],
     out_device: &mut [u8; D],
     out_card: &mut [u8; C],
 ) -> u32 {
     crate::abi_rules::fill_name(out_name, name.as_str());
-    crate::abi_rules::fill_name(out_device, o.device.as_str());
-    crate::abi_rules::fill_name(out_card, o.card_name.as_str());
-    o.state as u32
+    crate::abi_rules::fill_name(out_device, obj.device.as_str());
+    crate::abi_rules::fill_name(out_card, obj.card_name.as_str());
+    obj.state as u32
 }
 
 /// The list commands: reads the request, lets `fetch` produce up to `cap`
