@@ -69,7 +69,9 @@ def mark():
     fd = os.open("/dev/kmsg", os.O_RDWR | os.O_NONBLOCK)
     os.lseek(fd, 0, os.SEEK_END)
     token = f"{MARK}{os.getpid()}.{time.monotonic_ns()}"
-    os.write(fd, token.encode())
+    # With its newline: a record without one is a line still being
+    # continued, which readers see only once the next record ends it.
+    os.write(fd, (token + "\n").encode())
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         select.select([fd], [], [], 1)

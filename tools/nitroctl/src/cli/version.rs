@@ -39,6 +39,7 @@ const FEATURES: &[(u64, &str)] = &[
     (abi::NITRO_FEAT_METRICS as u64, "metrics"),
     (abi::NITRO_FEAT_AUDIT as u64, "audit"),
     (abi::NITRO_FEAT_FIRMWARE as u64, "firmware"),
+    (abi::NITRO_FEAT_INSTANCES as u64, "instances"),
 ];
 
 impl Version {
