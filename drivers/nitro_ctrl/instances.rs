@@ -147,7 +147,16 @@ struct Table {
 }
 
 impl Table {
+    /// A live instance. A terminated one still kept in the ring is
+    /// `EINVAL` (no request changes it: abi.rst), an unknown one `ENOENT`.
     fn get(&mut self, id: u64) -> Result<&mut Instance> {
+        if self.live.get(&id).is_none() {
+            return Err(if self.terminated_info(id).is_some() {
+                EINVAL
+            } else {
+                ENOENT
+            });
+        }
         self.live.get_mut(&id).ok_or(ENOENT)
     }
 
@@ -523,6 +532,10 @@ pub(crate) fn stop(ctrl: &Controller, id: u64, force: bool) -> Result<InstanceSt
 pub(crate) fn terminate(ctrl: &Controller, id: u64) -> Result<InstanceState> {
     let now = {
         let mut t = ctrl.instances.table.lock();
+        if t.live.get(&id).is_none() && t.terminated_info(id).is_some() {
+            // Terminate of a terminated instance: no change, success.
+            return Ok(InstanceState::Terminated);
+        }
         let inst = t.get(id)?;
         if inst.busy {
             return Err(EBUSY);

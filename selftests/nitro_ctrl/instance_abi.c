@@ -108,6 +108,11 @@ static void *hv_loop(void *arg)
 			pthread_cond_wait(&h->cond, &h->lock);
 		}
 		h->held = 0;
+		if (h->stop) {
+			/* Told to go while holding a command: it dies unanswered. */
+			pthread_mutex_unlock(&h->lock);
+			return NULL;
+		}
 		pthread_mutex_unlock(&h->lock);
 		r.seq = c.seq;
 		if (c.op == NITRO_HV_START && !r.error)
@@ -579,6 +584,10 @@ int main(int argc, char **argv)
 			struct nitro_eni_info ei;
 
 			eni_info(e1, &ei);
+			describe(d, &info);
+			ksft_print_msg("held %d, caller %d, state %u reason %u, ENI state %u on %llx\n",
+				       ok, (int)(intptr_t)ret, info.state, info.reason, ei.state,
+				       (unsigned long long)ei.instance);
 			ksft_test_result(ok && (intptr_t)ret == -ECONNRESET && !describe(d, &info) &&
 					 info.state == NITRO_INSTANCE_STOPPED &&
 					 info.reason == NITRO_REASON_HYPERVISOR_LOST &&

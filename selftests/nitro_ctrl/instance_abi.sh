@@ -8,6 +8,7 @@
 source "$(dirname "$0")/../lib.sh"
 
 loaded nitro_testcard && rmmod nitro_testcard
+kmod veth
 load_all && open_gate || { echo "1..1"; echo "not ok 1 modules and gate"; exit 1; }
 for ns in ia ib; do ip netns del "$ns" 2>/dev/null; ip netns add "$ns"; done
 ip -n ia link add u0 type veth peer name u0 netns ib
