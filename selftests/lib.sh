@@ -31,11 +31,11 @@ ktap_done() {
 # run_test T: runs selftest T (a path from selftests/, as in tests.list) and
 # prints its output indented, as a KTAP subtest. Sets test_out (the
 # output), test_passed, test_skipped and test_failed (its results), and
-# test_broken if it crashed, hung (600 s), or ran fewer results than it
-# planned.
+# test_broken if it crashed, hung (1200 s: a guard, not a speed limit), or
+# ran fewer results than it planned.
 run_test() {
 	local out rc p s f plan
-	out=$(cd "$top/selftests" && timeout 600 "./$1" 2>&1)
+	out=$(cd "$top/selftests" && timeout 1200 "./$1" 2>&1)
 	rc=$?
 	test_out=$out
 	echo "$out" | sed 's/^/    /'
@@ -105,8 +105,8 @@ kmod() {
 # first (kmsg_capture: tools/guest.sh, selftests/run.sh) keeps every record in
 # $NITRO_KMSG, so what a test looks for is there even after the ring wrapped;
 # without one, kmsg.py reads the ring itself.
-# -S: the standard library only, no site packages (a second less per run
-# in the TCG guest).
+# -S: the standard library only (kmsg.py needs nothing else), without the
+# site packages' start-up.
 kmsg() { python3 -S "$top/selftests/kmsg.py" "$@"; }
 kmsg_capture() {
 	[ -n "${NITRO_KMSG:-}" ] && return 0
