@@ -21,7 +21,7 @@ top=$(cd "$here/.." && pwd)
 cache=${NITRO_CACHE:-/var/cache/nitro-rs}
 kdir=${1:?usage: $0 KDIR shell|run CMD|check}
 mode=${2:-shell}
-timeout_s=${NITRO_VM_TIMEOUT:-2400}
+timeout_s=${NITRO_VM_TIMEOUT:-4800}
 
 log() { printf 'vm: %s\n' "$*" >&2; }
 
