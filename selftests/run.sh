@@ -27,7 +27,7 @@ fi
 
 for t in "${tests[@]}"; do
 	n=$((n + 1))
-	out=$(timeout 1200 "./$t" 2>&1); rc=$?
+	out=$(timeout 2400 "./$t" 2>&1); rc=$?
 	echo "$out" | sed 's/^/    /'
 	p=$(grep -Ec '^ok [0-9]+' <<<"$out")
 	s=$(grep -Ec '^ok [0-9]+.*# SKIP' <<<"$out")
