@@ -31,11 +31,11 @@ ktap_done() {
 # run_test T: runs selftest T (a path from selftests/, as in tests.list) and
 # prints its output indented, as a KTAP subtest. Sets test_out (the
 # output), test_passed, test_skipped and test_failed (its results), and
-# test_broken if it crashed, hung (1200 s: a guard, not a speed limit), or
+# test_broken if it crashed, hung (2400 s: a guard, not a speed limit), or
 # ran fewer results than it planned.
 run_test() {
 	local out rc p s f plan
-	out=$(cd "$top/selftests" && timeout 1200 "./$1" 2>&1)
+	out=$(cd "$top/selftests" && timeout 2400 "./$1" 2>&1)
 	rc=$?
 	test_out=$out
 	echo "$out" | sed 's/^/    /'
