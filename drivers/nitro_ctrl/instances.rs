@@ -748,88 +748,38 @@ fn end_device(ctrl: &Controller, id: u64) {
     ctrl.instances.changed.notify_all();
 }
 
-/// `volume attach VOL --instance I --device D`: the card attaches it, then,
-/// if the instance runs, its hypervisor makes the device inside.
-pub(crate) fn attach_volume(
+/// Attaches volume or ENI `id` to `instance`: the card attaches it, then,
+/// if the instance runs, its hypervisor makes the device inside (a disk
+/// named `device`; a NIC moved in as `eth<index>`). Gives the name used.
+pub(crate) fn attach<S: Device>(
     ctrl: &Controller,
-    vol: u64,
+    id: u64,
     instance: u64,
     device: DevName,
-    flags: u32,
-) -> Result<DevName> {
-    let o = registry::describe::<VolumeSpec>(&ctrl.registry, vol)?;
-    if o.spec.kind != VolumeKind::Ebs {
-        // Instance storage comes with the instance type.
-        return Err(EINVAL);
-    }
-    let (running, _, ty) = begin_device(ctrl, instance)?;
-    let r = (|| -> Result<DevName> {
-        let attached = registry::attached_to::<VolumeSpec>(&ctrl.registry, instance)?;
-        if attached.len() >= ty.max_volumes as usize {
-            return Err(ENOSPC);
-        }
-        let att = Attach {
-            device,
-            instance,
-            flags,
-        };
-        let used = registry::change::<VolumeSpec>(ctrl, vol, Op::Attach, att)?;
-        if running {
-            let o = registry::describe::<VolumeSpec>(&ctrl.registry, vol)?;
-            let d = disk_device(&o);
-            let sent = command_and_wait(ctrl, instance, |inst| {
-                device_command(inst, uapi::NITRO_HV_ATTACH_DISK, d)
-            });
-            if let Err(e) = sent {
-                let _ = registry::change::<VolumeSpec>(ctrl, vol, Op::Detach, Attach::NONE);
-                return Err(e);
-            }
-        }
-        Ok(used)
-    })();
-    end_device(ctrl, instance);
-    r
-}
-
-/// `eni attach ENI --instance I --index N`: the card attaches it (a netdev
-/// in the host's namespace), then, if the instance runs, its hypervisor
-/// moves it in as `eth<N>`.
-pub(crate) fn attach_eni(
-    ctrl: &Controller,
-    eni: u64,
-    instance: u64,
     index: u32,
     flags: u32,
 ) -> Result<DevName> {
-    let o = registry::describe::<EniSpec>(&ctrl.registry, eni)?;
+    let o = registry::describe::<S>(&ctrl.registry, id)?;
     let (running, host, ty) = begin_device(ctrl, instance)?;
     let r = (|| -> Result<DevName> {
-        if o.spec.host != host {
-            return Err(EINVAL);
-        }
-        if index >= ty.max_enis {
-            return Err(EINVAL);
-        }
-        let attached = registry::attached_to::<EniSpec>(&ctrl.registry, instance)?;
-        if attached.len() >= ty.max_enis as usize {
+        S::check_attach(&o, host, ty, index)?;
+        let attached = registry::attached_to::<S>(&ctrl.registry, instance)?;
+        if attached.len() >= S::max_per_instance(ty) {
             return Err(ENOSPC);
         }
-        let mut name = [0u8; 16];
-        let n = lifecycle::nic_name(index, &mut name);
         let att = Attach {
-            device: DevName::new(&name[..n]).ok_or(EINVAL)?,
+            device: S::name_in_instance(device, index)?,
             instance,
             flags,
         };
-        let used = registry::change::<EniSpec>(ctrl, eni, Op::Attach, att)?;
+        let used = registry::change::<S>(ctrl, id, Op::Attach, att)?;
         if running {
-            let o = registry::describe::<EniSpec>(&ctrl.registry, eni)?;
-            let d = nic_device(&o);
-            let sent = command_and_wait(ctrl, instance, |inst| {
-                device_command(inst, uapi::NITRO_HV_ATTACH_NIC, d)
-            });
+            let o = registry::describe::<S>(&ctrl.registry, id)?;
+            let d = S::hv_device(&o);
+            let sent =
+                command_and_wait(ctrl, instance, |inst| device_command(inst, S::HV_ATTACH, d));
             if let Err(e) = sent {
-                let _ = registry::change::<EniSpec>(ctrl, eni, Op::Detach, Attach::NONE);
+                let _ = registry::change::<S>(ctrl, id, Op::Detach, Attach::NONE);
                 return Err(e);
             }
         }
@@ -841,36 +791,43 @@ pub(crate) fn attach_eni(
 
 /// What an instance needs of the kinds of object it can have.
 pub(crate) trait Device: registry::Spec {
+    /// The hypervisor commands that make the device in an instance and
+    /// take it out.
+    const HV_ATTACH: u32;
+    const HV_DETACH: u32;
     /// The object as the hypervisor is told of it.
     fn hv_device(o: &Obj<Self>) -> uapi::nitro_hv_device;
-    /// Attaches object `id` to `instance` (`device`: a volume's name in the
-    /// instance; `index`: an ENI's device index).
-    fn attach_to_instance(
-        ctrl: &Controller,
-        id: u64,
-        instance: u64,
-        device: DevName,
-        index: u32,
-        flags: u32,
-    ) -> Result<DevName>;
+    /// Whether `o` may be attached to an instance on `host` of type `ty`
+    /// (as device index `index`, for an ENI).
+    fn check_attach(o: &Obj<Self>, host: u32, ty: &InstanceType, index: u32) -> Result;
+    /// How many of this kind an instance of type `ty` may have.
+    fn max_per_instance(ty: &InstanceType) -> usize;
+    /// The device's name in the instance: `device` for a volume,
+    /// `eth<index>` for an ENI.
+    fn name_in_instance(device: DevName, index: u32) -> Result<DevName>;
     /// Whether it may be detached from its instance (instance storage
     /// goes with the instance only).
     fn detachable(o: &Obj<Self>) -> bool;
 }
 
 impl Device for VolumeSpec {
+    const HV_ATTACH: u32 = uapi::NITRO_HV_ATTACH_DISK;
+    const HV_DETACH: u32 = uapi::NITRO_HV_DETACH_DISK;
     fn hv_device(o: &Obj<Self>) -> uapi::nitro_hv_device {
         disk_device(o)
     }
-    fn attach_to_instance(
-        ctrl: &Controller,
-        id: u64,
-        instance: u64,
-        device: DevName,
-        _index: u32,
-        flags: u32,
-    ) -> Result<DevName> {
-        attach_volume(ctrl, id, instance, device, flags)
+    fn check_attach(o: &Obj<Self>, _host: u32, _ty: &InstanceType, _index: u32) -> Result {
+        // Instance storage comes with the instance type.
+        if o.spec.kind != VolumeKind::Ebs {
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+    fn max_per_instance(ty: &InstanceType) -> usize {
+        ty.max_volumes as usize
+    }
+    fn name_in_instance(device: DevName, _index: u32) -> Result<DevName> {
+        Ok(device)
     }
     fn detachable(o: &Obj<Self>) -> bool {
         o.spec.kind == VolumeKind::Ebs
@@ -878,18 +835,25 @@ impl Device for VolumeSpec {
 }
 
 impl Device for EniSpec {
+    const HV_ATTACH: u32 = uapi::NITRO_HV_ATTACH_NIC;
+    const HV_DETACH: u32 = uapi::NITRO_HV_DETACH_NIC;
     fn hv_device(o: &Obj<Self>) -> uapi::nitro_hv_device {
         nic_device(o)
     }
-    fn attach_to_instance(
-        ctrl: &Controller,
-        id: u64,
-        instance: u64,
-        _device: DevName,
-        index: u32,
-        flags: u32,
-    ) -> Result<DevName> {
-        attach_eni(ctrl, id, instance, index, flags)
+    fn check_attach(o: &Obj<Self>, host: u32, ty: &InstanceType, index: u32) -> Result {
+        // An ENI serves instances on its own host, at an index the type has.
+        if o.spec.host != host || index >= ty.max_enis {
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+    fn max_per_instance(ty: &InstanceType) -> usize {
+        ty.max_enis as usize
+    }
+    fn name_in_instance(_device: DevName, index: u32) -> Result<DevName> {
+        let mut name = [0u8; 16];
+        let n = lifecycle::nic_name(index, &mut name);
+        DevName::new(&name[..n]).ok_or(EINVAL)
     }
     fn detachable(_o: &Obj<Self>) -> bool {
         true
@@ -911,12 +875,9 @@ pub(crate) fn detach<S: Device>(ctrl: &Controller, id: u64, o: &Obj<S>) -> Resul
     let (running, _, _) = begin_device(ctrl, instance)?;
     let r = (|| -> Result {
         if running {
-            let op = if device.kind == uapi::NITRO_HV_DISK {
-                uapi::NITRO_HV_DETACH_DISK
-            } else {
-                uapi::NITRO_HV_DETACH_NIC
-            };
-            command_and_wait(ctrl, instance, |inst| device_command(inst, op, device))?;
+            command_and_wait(ctrl, instance, |inst| {
+                device_command(inst, S::HV_DETACH, device)
+            })?;
         }
         registry::change::<S>(ctrl, id, Op::Detach, Attach::NONE)?;
         Ok(())

@@ -226,7 +226,7 @@ fn attach<S: instances::Device>(ctrl: &Controller, arg: usize) -> (u64, Result) 
         let used = if instance == 0 {
             registry::change::<S>(ctrl, id, Op::Attach, registry::Attach::host(device))?
         } else {
-            S::attach_to_instance(ctrl, id, instance, device, index, flags)?
+            instances::attach::<S>(ctrl, id, instance, device, index, flags)?
         };
         a.val.device = *used.raw();
         a.write_back()
