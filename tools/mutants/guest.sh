@@ -44,7 +44,7 @@ reset() {
 try() {
 	local out=/tmp/mutant-test.out pid line plan n rc
 	failed_result=
-	(cd "$top/selftests" && exec setsid timeout 600 "./$1") </dev/null >"$out" 2>&1 &
+	(cd "$top/selftests" && exec setsid timeout 2400 "./$1") </dev/null >"$out" 2>&1 &
 	pid=$!
 	while IFS= read -r line; do
 		echo "    $line"

@@ -67,10 +67,11 @@ vm() {
 	"$top/tools/vm.sh" "$kdir" run "$here/guest.sh $plan $1" 2>&1 | tee -a "$vmlog" |
 		grep --line-buffered -E '^mutant-(result|restart)' | cut -f 2-
 }
-# The VM's time limit: queueing for a VM slot, the builds, then 600 s for
-# each test at most, and boots.
+# The VM's time limit: queueing for a VM slot, the builds, then 2400 s for
+# each test at most (run_test's guard against hangs: a slow test, such as
+# net.sh on the debug kernel, must not count as a catch), and boots.
 ntests=$(printf '%s\n' "${mutants[@]}" | awk -F '\t' '{ n += split($3, t, " ") } END { print n }')
-export NITRO_VM_TIMEOUT=$((700 * ntests + 5400))
+export NITRO_VM_TIMEOUT=$((2500 * ntests + 5400))
 
 log "building the unmutated copy ($tree)"
 kbuild "$work/build.log" || { log "the unmutated copy does not build: $work/build.log"; exit 1; }
