@@ -146,7 +146,9 @@ fiopid=$!
 sleep 2
 $N volume detach "$vol" >/dev/null; rc=$?
 timeout 60 tail --pid=$fiopid -f /dev/null; waited=$?
-ok '[ $rc = 0 ] && [ $waited = 0 ] && [ ! -e /sys/block/$disk ] && $N volume show "$vol" --json | js "d[\"state\"] == \"available\""' \
+state=$($N volume show "$vol" --json | python3 -S -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+echo "# detach exit $rc, fio ended: $([ $waited = 0 ] && echo yes || echo no), disk present: $([ -e /sys/block/$disk ] && echo yes || echo no), state $state"
+ok '[ $rc = 0 ] && [ $waited = 0 ] && [ ! -e /sys/block/$disk ] && [ "$state" = available ]' \
 	"detach under a running fio: fio ends, the disk is gone, the volume is available"
 $N volume delete "$vol" >/dev/null
 
