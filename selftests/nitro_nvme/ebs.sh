@@ -47,7 +47,7 @@ attach() { vol_attach "$@"; }
 fio_job() { # disk, extra options: 8 MiB of 4k random writes, checksummed
 	fio --name=v --filename="/dev/$1" --rw=randwrite --bs=4k --size=8M --offset=40M \
 		--ioengine=psync --direct=1 --verify=crc32c --randrepeat=1 \
-		--verify_state_save=0 --output=/dev/null "${@:2}"
+		--verify_state_save=0 --allow_file_create=0 --output=/dev/null "${@:2}"
 }
 
 # 1: no card key, no EBS.
@@ -137,18 +137,28 @@ ok '[ $rc = 1 ] && grep -q "does not open under this card.s key" <<<"$out" && $N
 	"a wrapped key with one bit changed: attach refused, never a wrong key"
 $N volume delete "$vol" >/dev/null
 
-# 15: detach under a running fio.
+# 15: detach under a running fio. fio runs for 600 s unless its I/O fails,
+# so ending within 60 s of the detach is the detach's doing; the detach
+# comes only once the disk has written (udev's probe only reads), so fio is
+# known to have it open
+# (started later, fio would find no device and, without
+# allow_file_create=0, lay out a regular file of that name in /dev).
 vol=$(create 64 4096 $w/vol.img $w/wrapped)
 disk=$(attach "$vol" sdf)
-fio --name=load --filename=/dev/$disk --rw=randrw --bs=16k --size=32M --time_based --runtime=60 \
-	--ioengine=libaio --iodepth=16 --direct=1 --output=/dev/null >/dev/null 2>&1 &
+fio --name=load --filename=/dev/$disk --rw=randrw --bs=16k --size=32M --time_based --runtime=600 \
+	--ioengine=libaio --iodepth=16 --direct=1 --allow_file_create=0 --output=$w/fio.out >/dev/null 2>&1 &
 fiopid=$!
-sleep 2
+writes() { awk '{ print $5 }' "/sys/block/$disk/stat" 2>/dev/null || echo 0; }
+for _ in $(seq 600); do [ "$(writes)" -gt 0 ] && break; sleep 0.1; done
+busy=$(writes)
 $N volume detach "$vol" >/dev/null; rc=$?
 timeout 60 tail --pid=$fiopid -f /dev/null; waited=$?
+pkill -KILL -P $fiopid 2>/dev/null; kill -KILL $fiopid 2>/dev/null
+wait $fiopid 2>/dev/null
 state=$($N volume show "$vol" --json | python3 -S -c 'import json,sys; print(json.load(sys.stdin)["state"])')
-echo "# detach exit $rc, fio ended: $([ $waited = 0 ] && echo yes || echo no), disk present: $([ -e /sys/block/$disk ] && echo yes || echo no), state $state"
-ok '[ $rc = 0 ] && [ $waited = 0 ] && [ ! -e /sys/block/$disk ] && [ "$state" = available ]' \
+echo "# $busy writes before the detach; detach exit $rc, fio ended: $([ $waited = 0 ] && echo yes || echo no), disk present: $([ -e /sys/block/$disk ] && echo yes || echo no), state $state"
+[ $waited = 0 ] || sed 's/^/#   fio: /' $w/fio.out | head -20
+ok '[ "$busy" -gt 0 ] && [ $rc = 0 ] && [ $waited = 0 ] && [ ! -e /sys/block/$disk ] && [ "$state" = available ]' \
 	"detach under a running fio: fio ends, the disk is gone, the volume is available"
 $N volume delete "$vol" >/dev/null
 
@@ -176,7 +186,7 @@ ivol=$($N volume create --kind instance --size 32M | awk '{print $1}')
 disks+=("$(attach "$ivol" sdz)")
 pids=()
 for d in "${disks[@]}"; do
-	fio --name=c --filename=/dev/$d --rw=randwrite --bs=4k --size=4M --ioengine=libaio --iodepth=8 \
+	fio --name=c --filename=/dev/$d --rw=randwrite --bs=4k --size=4M --ioengine=libaio --iodepth=8 --allow_file_create=0 \
 		--direct=1 --verify=crc32c --do_verify=1 --verify_state_save=0 --output=/dev/null &
 	pids+=($!)
 done
