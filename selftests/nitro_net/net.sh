@@ -49,6 +49,37 @@ received() {
 replies() { [ "$(received "$1" "$2" -c "$3" -w 10 "${@:4}")" = "$3" ]; } # NS DEST COUNT [opts]: all came back
 no_reply() { [ "$(received "$1" "$2" -c 2 -w 3 "${@:3}")" = 0 ]; }       # NS DEST [opts]: none did
 
+# iperf SRV_NS CLI_NS DEST OUT [client options]: a 2 s iperf3 TCP run with
+# its own server, which must be listening before the client starts and must
+# have exited before this returns (so the next run never meets a stale
+# server on port 5201). Returns the client's exit status; OUT is its JSON.
+iperf() {
+	local sns=$1 cns=$2 dst=$3 out=$4 srv rc i
+	shift 4
+	timeout 60 ip netns exec "$sns" iperf3 -s -1 -B "$dst" >/dev/null 2>&1 &
+	srv=$!
+	for i in $(seq 100); do
+		kill -0 $srv 2>/dev/null || break
+		gx "$sns" ss -Hntl "sport = :5201" | grep -q . && break
+		sleep 0.1
+	done
+	gx "$cns" iperf3 -c "$dst" -t 2 -J "$@" >"$out" 2>/dev/null; rc=$?
+	[ $rc = 0 ] || kill $srv 2>/dev/null
+	wait $srv 2>/dev/null
+	return $rc
+}
+# iperf_says OUT: what a run's JSON reports (rate and bytes, or its error).
+iperf_says() {
+	python3 -c 'import json,sys
+try:
+	d=json.load(open(sys.argv[1]))
+except Exception as e:
+	print("no JSON"); sys.exit()
+if "error" in d: print("error: " + d["error"]); sys.exit()
+r=d["end"]["sum_received"]
+print("%.1f Mbit/s, %d bytes, %d retransmits" % (r["bits_per_second"] / 1e6, r["bytes"], d["end"]["sum_sent"].get("retransmits", 0)))' "$1" 2>/dev/null
+}
+
 # hc HOST FIELD: a counter of nitroctl host show --json ("none" if unreadable).
 hc() {
 	nctl host show "$1" --json 2>/dev/null |
@@ -233,11 +264,9 @@ ok '[ $rc = 0 ] && [ "$(ec gA1 enia1 tx_local)" -ge $((local0 + 3)) ] && [ "$(st
 # TCP on one card: super-packets and partial checksums pass between the
 # two ENIs as they are (as on veth).
 local0=$(ec gA1 enia1 tx_local) sealed0=$(hc "$hA" tx_sealed)
-timeout 30 ip netns exec gA2 iperf3 -s -1 -B 10.1.0.2 >/dev/null 2>&1 &
-for _ in $(seq 50); do gx gA2 ss -Hntl | grep -q ':5201 ' && break; sleep 0.1; done
-gx gA1 iperf3 -c 10.1.0.2 -t 2 -J >"$w/iperf-local.json" 2>/dev/null; rc=$?
+iperf gA2 gA1 10.1.0.2 "$w/iperf-local.json"; rc=$?
 ok '[ $rc = 0 ] && js "d[\"end\"][\"sum_received\"][\"bytes\"] > 100000" <"$w/iperf-local.json" && [ "$(ec gA1 enia1 tx_local)" -gt $((local0 + 10)) ] && [ "$(hc "$hA" tx_sealed)" -eq "$sealed0" ]' \
-	"iperf3 TCP between two ENIs of host A: switched on the card ($(python3 -c 'import json,sys; print("%.1f Mbit/s" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e6))' "$w/iperf-local.json" 2>/dev/null)), nothing sealed"
+	"iperf3 TCP between two ENIs of host A: switched on the card ($(iperf_says "$w/iperf-local.json")), nothing sealed"
 nm0=$(ec gX "$xdev" tx_no_mapping) rx0=$(st gA1 enia1 rx_packets)
 no_reply gX 10.1.0.1; r1=$?
 tip -n gX neigh replace 10.1.0.1 lladdr $MA1 dev "$xdev" nud permanent
@@ -282,23 +311,19 @@ ok '[ $rc = 0 ] && [ $rc2 = 0 ] && [ "$(hc "$hB" peers)" -eq 1 ] && [ "$(hc "$hA
 # The underlay's MTU is 9200: a super-packet's datagram goes out in pieces
 # cut where IP fragments it (sent as they are), and every one opens.
 s0=$(hc "$hA" tx_sealed) ba0=$(hc "$hB" rx_bad_auth) bm0=$(hc "$hB" rx_malformed)
-timeout 30 ip netns exec gB1 iperf3 -s -1 >/dev/null 2>&1 &
-for _ in $(seq 50); do gx gB1 ss -Hntl | grep -q ':5201 ' && break; sleep 0.1; done
-gx gA1 iperf3 -c 10.1.0.3 -t 2 -J >"$w/iperf.json" 2>/dev/null; rc=$?
+iperf gB1 gA1 10.1.0.3 "$w/iperf.json"; rc=$?
 ok '[ $rc = 0 ] && js "d[\"end\"][\"sum_received\"][\"bytes\"] > 0" <"$w/iperf.json" && [ "$(hc "$hA" tx_sealed)" -gt $((s0 + 100)) ] && [ "$(hc "$hB" rx_bad_auth)" -eq "$ba0" ] && [ "$(hc "$hB" rx_malformed)" -eq "$bm0" ]' \
-	"iperf3 TCP for 2 s from gA1 to gB1 across the sealed underlay, nothing refused ($(python3 -c 'import json,sys; print("%.1f Mbit/s" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e6))' "$w/iperf.json" 2>/dev/null))"
+	"iperf3 TCP for 2 s from gA1 to gB1 across the sealed underlay, nothing refused ($(iperf_says "$w/iperf.json"))"
 # A small underlay MTU: each sealed super-packet is sent linear (it would
 # take more than 8 pieces) and IP copies it into many fragments; the card
 # opens it from the reassembled pieces (more than a scatterlist takes:
 # linearised first).
 s0=$(hc "$hB" rx_sealed) ba0=$(hc "$hB" rx_bad_auth) bm0=$(hc "$hB" rx_malformed)
 tip -n hA link set ulA mtu 1280 && tip -n hB link set ulB mtu 1280; mrc=$?
-timeout 30 ip netns exec gB1 iperf3 -s -1 >/dev/null 2>&1 &
-for _ in $(seq 50); do gx gB1 ss -Hntl | grep -q ':5201 ' && break; sleep 0.1; done
-gx gA1 iperf3 -c 10.1.0.3 -t 2 -J >"$w/iperf-frag.json" 2>/dev/null; rc=$?
+iperf gB1 gA1 10.1.0.3 "$w/iperf-frag.json"; rc=$?
 tip -n hA link set ulA mtu 9200; tip -n hB link set ulB mtu 9200
 ok '[ $mrc = 0 ] && [ $rc = 0 ] && js "d[\"end\"][\"sum_received\"][\"bytes\"] > 100000" <"$w/iperf-frag.json" && [ "$(hc "$hB" rx_sealed)" -gt $((s0 + 10)) ] && [ "$(hc "$hB" rx_bad_auth)" -eq "$ba0" ] && [ "$(hc "$hB" rx_malformed)" -eq "$bm0" ]' \
-	"iperf3 across an underlay of MTU 1280: super-packets fragmented and reassembled open (rx_sealed rises; no bad_auth, no malformed)"
+	"iperf3 across an underlay of MTU 1280: super-packets fragmented and reassembled open ($(iperf_says "$w/iperf-frag.json"); rx_sealed +$(($(hc "$hB" rx_sealed) - s0)), bad_auth +$(($(hc "$hB" rx_bad_auth) - ba0)), malformed +$(($(hc "$hB" rx_malformed) - bm0)))"
 
 # 22-26: on the wire.
 cap_start hA ulA "$w/ab.pcap"; crc=$?
@@ -320,11 +345,9 @@ ok '[ $crc = 0 ] && python3 "$wire" marker "$w/ap.pcap" && python3 "$wire" check
 # checksums; toward a non-Nitro peer the card must cut them and finish the
 # checksums, or the peer's stack drops them.
 tp0=$(hc "$hA" tx_plain)
-timeout 30 ip netns exec hP iperf3 -s -1 -B 10.1.0.9 >/dev/null 2>&1 &
-for _ in $(seq 50); do gx hP ss -Hntl | grep -q ':5201 ' && break; sleep 0.1; done
-gx gA1 iperf3 -c 10.1.0.9 -t 2 -J >"$w/iperf-plain.json" 2>/dev/null; rc=$?
+iperf hP gA1 10.1.0.9 "$w/iperf-plain.json"; rc=$?
 ok '[ $rc = 0 ] && js "d[\"end\"][\"sum_received\"][\"bytes\"] > 100000" <"$w/iperf-plain.json" && [ "$(hc "$hA" tx_plain)" -gt $((tp0 + 50)) ]' \
-	"iperf3 TCP from gA1 to the stock geneve peer: super-packets cut into frames with finished checksums ($(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bytes"])' "$w/iperf-plain.json" 2>/dev/null) bytes received)"
+	"iperf3 TCP from gA1 to the stock geneve peer: super-packets cut into frames with finished checksums ($(iperf_says "$w/iperf-plain.json"))"
 
 # 27-32: what host A's socket refuses, sent from the underlay.
 na0=$(hc "$hA" rx_not_allowed) rp0=$(hc "$hA" rx_plain) rx0=$(st gA1 enia1 rx_packets)
