@@ -34,7 +34,9 @@ fi
 
 for t in "${tests[@]}"; do
 	n=$((n + 1))
+	t0=$SECONDS
 	run_test "$t"
+	echo "# $t took $((SECONDS - t0)) s"
 	passed=$((passed + test_passed)) skipped=$((skipped + test_skipped))
 	failed=$((failed + test_failed))
 	# A test that crashed, hung, or ran fewer results than it planned fails
