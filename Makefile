@@ -2,7 +2,7 @@
 #
 # nitro-rs top-level Makefile.
 #
-#   make              modules, nitroctl, selftests, samples
+#   make              modules, nitroctl, nitro-hv, selftests, samples
 #   make vm           boot the dev kernel in virtme-ng with the modules loaded
 #   make vm RUN=cmd   run one command there and exit with its status
 #   make check        host tests, lint, then every selftest in the VM
@@ -22,7 +22,7 @@ TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 ifeq ($(NITRO_IN_DEVROOT)$(KDIR),)
 
 # Outside the dev root: run the same goals inside it.
-PASS := $(foreach v,RUN V CLIPPY INSTALL_MOD_PATH DESTDIR BENCH_RUNTIME BENCH_NET_PATHS BENCH_RPS BENCH_PERF MUTANTS,$(if $($(v)),$(v)='$($(v))'))
+PASS := $(foreach v,RUN V CLIPPY INSTALL_MOD_PATH DESTDIR BENCH_RUNTIME BENCH_NET_PATHS BENCH_RPS BENCH_PERF BENCH_LAUNCHES MUTANTS,$(if $($(v)),$(v)='$($(v))'))
 .DEFAULT_GOAL := all
 .PHONY: $(or $(MAKECMDGOALS),all)
 $(or $(MAKECMDGOALS),all):
@@ -36,18 +36,25 @@ KDIR_GIVEN := $(KDIR)
 KDIR ?= $(shell $(TOP)/tools/kernel.sh path debug)
 KSRC := $(or $(wildcard $(KDIR)/source),$(KDIR))
 NITROCTL := $(TOP)/tools/nitroctl/target/release/nitroctl
+NITRO_HV := $(TOP)/tools/nitro-hv/target/release/nitro-hv
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) LLVM=$(LLVM)
 
 .DEFAULT_GOAL := all
-.PHONY: all modules nitroctl selftests samples host-test lint fmt vm check mutants bench clean install
+.PHONY: all modules nitroctl nitro-hv selftests samples host-test lint fmt vm check mutants bench clean install
 
-all: modules nitroctl selftests samples
+all: modules nitroctl nitro-hv selftests samples
 
 modules:
 	$(KMAKE) modules
 
+# The userspace crates: the CLI and the hypervisor (tools/nitro-hv).
+CRATES := $(TOP)/tools/nitroctl $(TOP)/tools/nitro-hv
+
 nitroctl:
 	cd $(TOP)/tools/nitroctl && cargo build --release --locked --quiet
+
+nitro-hv:
+	cd $(TOP)/tools/nitro-hv && cargo build --release --locked --quiet
 
 selftests:
 	$(MAKE) -C $(TOP)/selftests KSRC=$(KSRC)
@@ -56,20 +63,20 @@ samples:
 	$(MAKE) -C $(TOP)/samples
 
 host-test:
-	cd $(TOP)/tools/nitroctl && cargo test --locked --quiet
+	for c in $(CRATES); do (cd $$c && cargo test --locked --quiet) || exit 1; done
 
 # Warnings are errors here: W=1 and clippy for the modules, clippy for
 # nitroctl, rustfmt for all Rust. A separate object tree is not available to
 # M= builds, so the modules are rebuilt normally afterwards.
 lint:
 	$(KMAKE) W=1 CLIPPY=1 KCFLAGS=-Werror KRUSTFLAGS=-Dwarnings modules
-	cd $(TOP)/tools/nitroctl && cargo clippy --locked --quiet --all-targets -- -D warnings
+	for c in $(CRATES); do (cd $$c && cargo clippy --locked --quiet --all-targets -- -D warnings) || exit 1; done
 	$(MAKE) fmt FMTFLAGS=--check
 	python3 $(TOP)/tools/lint/check.py
 
 fmt:
 	rustfmt --edition 2021 $(FMTFLAGS) $(filter-out %_generated.rs,$(wildcard $(TOP)/drivers/*/*.rs $(TOP)/drivers/*/*/*.rs $(TOP)/selftests/*/*.rs))
-	cd $(TOP)/tools/nitroctl && cargo fmt $(if $(FMTFLAGS),-- $(FMTFLAGS))
+	for c in $(CRATES); do (cd $$c && cargo fmt $(if $(FMTFLAGS),-- $(FMTFLAGS))) || exit 1; done
 
 vm: all
 	$(TOP)/tools/vm.sh $(KDIR) $(if $(RUN),run '$(RUN)',shell)
@@ -86,7 +93,7 @@ mutants: all
 # modules are built again, against it, in a copy of the tree (an M= build
 # writes next to its sources).
 BENCH_TREE := $(TOP)/build/bench
-bench: nitroctl
+bench: nitroctl nitro-hv
 	rm -rf $(BENCH_TREE) && mkdir -p $(BENCH_TREE)
 	tar -C $(TOP) --exclude=./build --exclude=./tools/nitroctl/target --exclude=./.git \
 		--exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' -cf - . | tar -C $(BENCH_TREE) -xf -
@@ -94,8 +101,8 @@ bench: nitroctl
 	$(MAKE) -C $(BENCH_TREE)/tools/bench
 	$(BENCH_TREE)/tools/vm.sh $$($(TOP)/tools/kernel.sh path bench) \
 		run 'BENCH_RUNTIME=$(BENCH_RUNTIME) BENCH_NET_PATHS="$(BENCH_NET_PATHS)" \
-		BENCH_RPS=$(BENCH_RPS) BENCH_PERF=$(BENCH_PERF) \
-		NITROCTL=$(NITROCTL) $(BENCH_TREE)/tools/bench/run.sh' | tee $(TOP)/build/bench.log
+		BENCH_RPS=$(BENCH_RPS) BENCH_PERF=$(BENCH_PERF) BENCH_LAUNCHES=$(BENCH_LAUNCHES) \
+		NITROCTL=$(NITROCTL) NITRO_HV=$(NITRO_HV) $(BENCH_TREE)/tools/bench/run.sh' | tee $(TOP)/build/bench.log
 
 # Installs the modules (depmod'ed, under $(INSTALL_MOD_PATH)/lib/modules) and
 # the block card's udev rule, as a package would.
@@ -108,6 +115,6 @@ clean:
 	$(KMAKE) clean
 	$(MAKE) -C $(TOP)/selftests clean
 	$(MAKE) -C $(TOP)/samples clean
-	rm -rf $(TOP)/tools/nitroctl/target $(TOP)/build
+	rm -rf $(TOP)/tools/nitroctl/target $(TOP)/tools/nitro-hv/target $(TOP)/build
 
 endif
