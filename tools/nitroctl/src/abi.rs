@@ -13,6 +13,11 @@ pub mod rules;
 #[path = "../../../drivers/nitro_ctrl/state.rs"]
 pub mod state;
 
+/// Instances: their states (names, codes, wait bits), the instance types and
+/// the launch command's rules, shared with the kernel.
+#[path = "../../../drivers/nitro_ctrl/lifecycle.rs"]
+pub mod lifecycle;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,6 +300,68 @@ mod tests {
             "0 is never an id"
         );
         assert_eq!(parse_id("vol-", "vol-0012345678gabcdef"), None);
+    }
+
+    #[test]
+    fn instance_layouts() {
+        assert_eq!(offset_of!(nitro_instance_create, type_), 8);
+        assert_eq!(offset_of!(nitro_instance_create, name), 40);
+        assert_eq!(offset_of!(nitro_instance_create, host), 72);
+        assert_eq!(offset_of!(nitro_instance_create, id), 80);
+        assert_eq!(offset_of!(nitro_instance_create, command), 88);
+        assert_eq!(offset_of!(nitro_instance_create, command_len), 96);
+        assert_eq!(offset_of!(nitro_instance_op, id), 8);
+        assert_eq!(offset_of!(nitro_instance_op, state), 16);
+        assert_eq!(offset_of!(nitro_instance_wait, states), 4);
+        assert_eq!(offset_of!(nitro_instance_wait, id), 8);
+        assert_eq!(offset_of!(nitro_instance_wait, timeout_ms), 16);
+        assert_eq!(offset_of!(nitro_instance_wait, state), 20);
+        assert_eq!(offset_of!(nitro_instance_info, type_), 16);
+        assert_eq!(offset_of!(nitro_instance_info, host), 80);
+        assert_eq!(offset_of!(nitro_instance_info, error), 84);
+        assert_eq!(offset_of!(nitro_instance_info, memory_bytes), 104);
+        assert_eq!(offset_of!(nitro_instance_info, memory_peak), 152);
+        assert_eq!(offset_of!(nitro_instance_describe, info), 16);
+        assert_eq!(offset_of!(nitro_instance_type, vcpus), 32);
+        assert_eq!(offset_of!(nitro_instance_type, instance_store_bytes), 56);
+        assert_eq!(offset_of!(nitro_instance_console, buf), 16);
+        assert_eq!(offset_of!(nitro_instance_console, cap), 24);
+        assert_eq!(offset_of!(nitro_instance_console, len), 28);
+        assert_eq!(offset_of!(nitro_attach, instance), 32);
+        assert_eq!(offset_of!(nitro_attach, index), 40);
+        assert_eq!(offset_of!(nitro_attach, flags), 44);
+        assert_eq!(
+            offset_of!(nitro_volume_info, instance),
+            NITRO_VOLUME_INFO_SIZE_VER0 as usize
+        );
+        assert_eq!(
+            offset_of!(nitro_eni_info, instance),
+            NITRO_ENI_INFO_SIZE_VER1 as usize
+        );
+    }
+
+    #[test]
+    fn instance_states_are_the_headers() {
+        use lifecycle::InstanceState;
+        let codes = [
+            (InstanceState::Pending, NITRO_INSTANCE_PENDING),
+            (InstanceState::Running, NITRO_INSTANCE_RUNNING),
+            (InstanceState::ShuttingDown, NITRO_INSTANCE_SHUTTING_DOWN),
+            (InstanceState::Terminated, NITRO_INSTANCE_TERMINATED),
+            (InstanceState::Stopping, NITRO_INSTANCE_STOPPING),
+            (InstanceState::Stopped, NITRO_INSTANCE_STOPPED),
+        ];
+        let mut bits = 0;
+        for (state, code) in codes {
+            assert_eq!(state as u32, code, "{state:?}");
+            assert_eq!(InstanceState::from_code(code), Some(state));
+            // NITRO_STATE_BIT(state): 1 << (state / 16), one bit each.
+            assert_eq!(state.bit(), 1 << (code / 16), "{state:?}");
+            assert_eq!(bits & state.bit(), 0, "{state:?}");
+            bits |= state.bit();
+        }
+        assert_eq!(InstanceState::ALL.len(), codes.len());
+        assert_eq!(InstanceState::from_code(1), None);
     }
 
     #[test]

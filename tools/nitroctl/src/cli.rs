@@ -6,6 +6,7 @@ pub mod audit;
 pub mod eni;
 pub mod firmware;
 pub mod host;
+pub mod instance;
 pub mod key;
 pub mod map;
 pub mod metrics;
@@ -35,8 +36,9 @@ pub struct Cli {
 /// The options every command takes.
 #[derive(Args, Debug)]
 pub struct GlobalOptions {
-    /// Controller device node.
-    #[arg(long, global = true, value_name = "PATH")]
+    /// Controller device node (given before the command: `volume attach
+    /// --device` is the device name in an instance).
+    #[arg(long, value_name = "PATH")]
     pub device: Option<PathBuf>,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
@@ -72,6 +74,9 @@ pub enum Command {
     /// Manage elastic network interfaces.
     #[command(subcommand)]
     Eni(eni::EniCommand),
+    /// Manage instances: launch, stop and terminate them, see what runs.
+    #[command(subcommand)]
+    Instance(instance::InstanceCommand),
     /// Manage the VPC card's hosts (emulated Nitro hosts) and their peer keys.
     #[command(subcommand)]
     Host(host::HostCommand),
@@ -128,5 +133,7 @@ mod tests {
         for args in [&[][..], &["frobnicate"], &["status", "--bogus"]] {
             refused(args);
         }
+        // The controller's node is an option of nitroctl, before the command.
+        assert!(refused(&["status", "--device", "/tmp/x"]).contains("--device"));
     }
 }

@@ -47,25 +47,63 @@ impl Error {
     }
 }
 
+/// A refusal reads `<what>: <description> (<ERRNO name>)`, as in
+/// "no volume vol-... on this host (...): No such file or directory
+/// (ENOENT)"; a kernel error not explained further adds the generic hint
+/// after a `;`.
 impl fmt::Display for Error {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Unavailable(message) | Error::Usage(message) => formatter.write_str(message),
             Error::Refused { message, errno } => {
-                write!(
-                    formatter,
-                    "{message} ({})",
-                    io::Error::from_raw_os_error(*errno)
-                )
+                write!(formatter, "{message}: {}", describe_errno(*errno))
             }
-            Error::Kernel { request, error } => {
-                write!(formatter, "{request} failed: {error}")?;
-                if let Some(hint) = errno_hint(error.raw_os_error().unwrap_or(0)) {
-                    write!(formatter, " ({hint})")?;
+            Error::Kernel { request, error } => match error.raw_os_error() {
+                Some(errno) => {
+                    write!(formatter, "{request} failed: {}", describe_errno(errno))?;
+                    if let Some(hint) = errno_hint(errno) {
+                        write!(formatter, "; {hint}")?;
+                    }
+                    Ok(())
                 }
-                Ok(())
-            }
+                None => write!(formatter, "{request} failed: {error}"),
+            },
         }
+    }
+}
+
+extern "C" {
+    /// glibc (2.32 and later): the name of `errnum` ("ETIMEDOUT"), a static
+    /// string, or NULL if it has none.
+    fn strerrorname_np(errnum: libc::c_int) -> *const libc::c_char;
+    /// glibc (2.32 and later): the description of `errnum` ("Connection
+    /// timed out"), a static string never translated, or NULL.
+    fn strerrordesc_np(errnum: libc::c_int) -> *const libc::c_char;
+}
+
+/// A static C string of glibc's, if there is one.
+fn static_c_str(text: *const libc::c_char) -> Option<&'static str> {
+    if text.is_null() {
+        return None;
+    }
+    // SAFETY: glibc's errno name and description tables hold
+    // NUL-terminated strings that live as long as the process.
+    unsafe { std::ffi::CStr::from_ptr(text) }.to_str().ok()
+}
+
+/// The name of an errno, as in `<errno.h>` ("ENOENT"), if it has one.
+pub fn errno_name(errno: i32) -> Option<&'static str> {
+    // SAFETY: strerrorname_np only reads its argument.
+    static_c_str(unsafe { strerrorname_np(errno) })
+}
+
+/// An errno as errors show it: "No such file or directory (ENOENT)".
+pub fn describe_errno(errno: i32) -> String {
+    // SAFETY: strerrordesc_np only reads its argument.
+    let text = static_c_str(unsafe { strerrordesc_np(errno) });
+    match (text, errno_name(errno)) {
+        (Some(text), Some(name)) => format!("{text} ({name})"),
+        _ => format!("unknown error (errno {errno})"),
     }
 }
 
@@ -94,6 +132,30 @@ mod tests {
             error: io::Error::from_raw_os_error(libc::EPERM),
         };
         assert_eq!(error.exit_code(), 1);
-        assert!(error.to_string().contains("CAP_SYS_ADMIN"), "{error}");
+        assert_eq!(
+            error.to_string(),
+            "NITRO_IOC_STATUS failed: Operation not permitted (EPERM); \
+             the controller requires CAP_SYS_ADMIN: run nitroctl as root"
+        );
+    }
+
+    #[test]
+    fn refusals_name_the_errno() {
+        let error = Error::Refused {
+            message: "instance i-00000000000000001 did not reach running within 30 s".into(),
+            errno: libc::ETIMEDOUT,
+        };
+        assert_eq!(error.exit_code(), 1);
+        assert_eq!(
+            error.to_string(),
+            "instance i-00000000000000001 did not reach running within 30 s: \
+             Connection timed out (ETIMEDOUT)"
+        );
+        assert_eq!(errno_name(libc::ECONNRESET), Some("ECONNRESET"));
+        assert_eq!(errno_name(0x7fff_0000), None);
+        assert_eq!(
+            describe_errno(0x7fff_0000),
+            "unknown error (errno 2147418112)"
+        );
     }
 }

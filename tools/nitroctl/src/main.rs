@@ -33,6 +33,7 @@ fn run(cli: &Cli) -> Result<String, Error> {
         Command::Status => cli::status::run(options),
         Command::Volume(command) => cli::volume::run(options, command),
         Command::Eni(command) => cli::eni::run(options, command),
+        Command::Instance(command) => cli::instance::run(options, command),
         Command::Host(command) => cli::host::run(options, command),
         Command::Map(command) => cli::map::run(options, command),
         Command::Metrics(args) => cli::metrics::run(options, args),

@@ -4,7 +4,7 @@
 
 use crate::{
     abi::{self, state},
-    cli::GlobalOptions,
+    cli::{instance, GlobalOptions},
     device::{sized, Controller},
     error::Error,
     output, text_field,
@@ -116,7 +116,7 @@ pub fn change(
     let mut object: abi::nitro_object_ref = sized();
     object.id = id;
     controller
-        .ioctl("change", command, &mut object)
+        .ioctl(change.operation(), command, &mut object)
         .map_err(|error| explain(controller, kind, change.operation(), Some(id), error))?;
     Ok(outcome(options, kind, id, change.result()))
 }
@@ -135,8 +135,13 @@ pub fn outcome(options: &GlobalOptions, kind: ObjectKind, id: u64, result: &str)
 pub const GATE_CLOSED: &str = "the boot gate is closed: the firmware has not been verified \
      (see `nitroctl firmware show`, then `nitroctl firmware allow`)";
 
+/// How long the controller waits for a hypervisor to take a device out of
+/// its instance (`ETIMEDOUT` after), s.
+const HYPERVISOR_TIMEOUT_S: u32 = 30;
+
 /// Explains a refusal of `operation` on object `id` of `kind`, asking the
-/// controller for context where that helps (what it is attached as).
+/// controller for context where that helps (what it is attached as, and
+/// to which instance).
 pub fn explain(
     controller: &Controller,
     kind: ObjectKind,
@@ -159,19 +164,48 @@ pub fn explain(
         (libc::EBUSY, _) => {
             let now = id.and_then(|id| describe_state(controller, kind, id));
             match now {
-                Some((state, device))
-                    if state == abi::NITRO_STATE_ATTACHED && operation != "attach" =>
-                {
-                    format!("{who} is attached as {device}; detach it first")
+                Some(now) if now.state == abi::NITRO_STATE_ATTACHED && now.instance != 0 => {
+                    let instance = instance::format_id(now.instance);
+                    match operation {
+                        "detach" => format!(
+                            "{who} is attached to {instance}, which is busy (starting, \
+                             stopping, or changing another device); try again"
+                        ),
+                        "attach" => {
+                            format!("{who} is already attached to {instance} as {}", now.device)
+                        }
+                        _ => format!(
+                            "{who} is attached to {instance} as {}; detach it first",
+                            now.device
+                        ),
+                    }
                 }
-                Some((state, device)) if state == abi::NITRO_STATE_ATTACHED => {
-                    format!("{who} is already attached as {device}")
+                Some(now) if now.state == abi::NITRO_STATE_ATTACHED && operation != "attach" => {
+                    format!("{who} is attached as {}; detach it first", now.device)
                 }
-                Some((state, _)) => format!("{who} is busy ({}); try again", state_name(state)),
+                Some(now) if now.state == abi::NITRO_STATE_ATTACHED => {
+                    format!("{who} is already attached as {}", now.device)
+                }
+                Some(now) => format!("{who} is busy ({}); try again", state_name(now.state)),
                 None => format!("{who} is busy; try again"),
             }
         }
-        (libc::EINVAL, "detach") => format!("{who} is not attached"),
+        (libc::EINVAL, "detach") => match id.and_then(|id| describe_state(controller, kind, id)) {
+            Some(now) if now.instance_storage && now.instance != 0 => format!(
+                "{who} is the instance store of {}: it goes with the instance \
+                 (deleted when it terminates), never detached",
+                instance::format_id(now.instance)
+            ),
+            _ => format!("{who} is not attached"),
+        },
+        (libc::ETIMEDOUT, "detach") => format!(
+            "the hypervisor did not take {who} out of its instance within \
+             {HYPERVISOR_TIMEOUT_S} s; it stays attached"
+        ),
+        (libc::ECONNRESET, "detach") => format!(
+            "the hypervisor went away while taking {who} out of its instance; \
+             it stays attached"
+        ),
         (libc::ENOKEY, "create") => "the EBS card has no card key (the firmware file \
              nitro-rs/ebs-card.key was not found when nitro_nvme loaded; see dmesg)"
             .into(),
@@ -214,9 +248,21 @@ pub fn explain(
     Error::Refused { message, errno }
 }
 
+/// What an object is attached as, and to what, as the controller says.
+struct Attachment {
+    /// Its state.
+    state: u32,
+    /// Its attachment name.
+    device: String,
+    /// The instance it is attached to (0: the host, or none).
+    instance: u64,
+    /// Whether it is an instance-storage volume.
+    instance_storage: bool,
+}
+
 /// The state of object `id` and what it is attached as, if the controller
 /// says.
-fn describe_state(controller: &Controller, kind: ObjectKind, id: u64) -> Option<(u32, String)> {
+fn describe_state(controller: &Controller, kind: ObjectKind, id: u64) -> Option<Attachment> {
     match kind {
         ObjectKind::Volume => {
             let mut describe: abi::nitro_volume_describe = sized();
@@ -228,7 +274,13 @@ fn describe_state(controller: &Controller, kind: ObjectKind, id: u64) -> Option<
                     &mut describe,
                 )
                 .ok()?;
-            Some((describe.info.state, text_field::read(&describe.info.device)))
+            let info = &describe.info;
+            Some(Attachment {
+                state: info.state,
+                device: text_field::read(&info.device),
+                instance: info.instance,
+                instance_storage: info.kind == abi::NITRO_VOLUME_INSTANCE,
+            })
         }
         ObjectKind::Eni => {
             let mut describe: abi::nitro_eni_describe = sized();
@@ -240,7 +292,13 @@ fn describe_state(controller: &Controller, kind: ObjectKind, id: u64) -> Option<
                     &mut describe,
                 )
                 .ok()?;
-            Some((describe.info.state, text_field::read(&describe.info.device)))
+            let info = &describe.info;
+            Some(Attachment {
+                state: info.state,
+                device: text_field::read(&info.device),
+                instance: info.instance,
+                instance_storage: false,
+            })
         }
     }
 }
@@ -259,5 +317,32 @@ mod tests {
         assert_eq!(error.exit_code(), 2);
         assert!(error.to_string().contains("is not an id"), "{error}");
         assert!(ObjectKind::Eni.parse_id(&id).is_err(), "a volume's id");
+    }
+
+    #[test]
+    fn detach_refusals_are_explained() {
+        // /dev/null answers every ioctl with ENOTTY: nothing more is known
+        // of the object.
+        let controller = Controller::open(std::path::Path::new("/dev/null")).unwrap();
+        for (errno, says) in [
+            (libc::EINVAL, "volume vol-00000000000000001 is not attached"),
+            (
+                libc::ETIMEDOUT,
+                "did not take volume vol-00000000000000001 out of its instance within 30 s",
+            ),
+            (libc::ECONNRESET, "the hypervisor went away"),
+            (
+                libc::EBUSY,
+                "volume vol-00000000000000001 is busy; try again",
+            ),
+        ] {
+            let error = Error::Kernel {
+                request: "detach",
+                error: std::io::Error::from_raw_os_error(errno),
+            };
+            let message =
+                explain(&controller, ObjectKind::Volume, "detach", Some(1), error).to_string();
+            assert!(message.contains(says), "{errno}: {message}");
+        }
     }
 }

@@ -44,21 +44,28 @@ pub fn or_dash(text: &str) -> String {
     }
 }
 
-/// Key-value view of one object: a line per field, `-` for an empty one.
+/// Key-value view of one object: a line per field, `-` for an empty or
+/// absent (`null`) one.
 pub fn key_values<T: Serialize>(value: &T) -> String {
     let fields = serde_json::to_value(value).unwrap_or_default();
     let mut out = String::new();
     if let Some(map) = fields.as_object() {
         for (key, value) in map {
-            let value = match value {
-                serde_json::Value::String(text) if text.is_empty() => "-".to_string(),
-                serde_json::Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            out.push_str(&format!("{key:<11} {value}\n"));
+            out.push_str(&key_value(key, value));
         }
     }
     out
+}
+
+/// One line of a key-value view.
+pub fn key_value(key: &str, value: &serde_json::Value) -> String {
+    let value = match value {
+        serde_json::Value::String(text) if text.is_empty() => "-".to_string(),
+        serde_json::Value::Null => "-".to_string(),
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    format!("{key:<11} {value}\n")
 }
 
 /// JSON for scripts, pretty-printed, one document.
@@ -95,15 +102,18 @@ mod tests {
             id: &'static str,
             name: &'static str,
             size: u32,
+            instance: Option<&'static str>,
         }
         let object = Object {
             id: "vol-1",
             name: "",
             size: 7,
+            instance: None,
         };
         assert_eq!(
             key_values(&object),
-            "id          vol-1\nname        -\nsize        7\n"
+            "id          vol-1\ninstance    -\nname        -\nsize        7\n",
+            "fields in name order"
         );
         assert_eq!(or_dash(""), "-");
         assert_eq!(or_dash("sdf"), "sdf");

@@ -3,8 +3,8 @@
 
 use crate::{
     abi, address,
-    cli::GlobalOptions,
-    device::sized,
+    cli::{instance, GlobalOptions},
+    device::{sized, Controller},
     error::Error,
     objects::{self, Change, IdArg, ObjectKind},
     output::{self, or_dash, table, Rows},
@@ -37,18 +37,32 @@ pub enum EniCommand {
     },
     /// Delete an ENI.
     Delete(IdArg),
-    /// Attach an ENI (the card names the interface unless IFNAME is given).
+    /// Attach an ENI: to the host (the card names the interface unless
+    /// IFNAME is given), or to an instance (`attach ENI --instance ID`), as
+    /// eth<INDEX> there.
     Attach {
         /// eni-...
         id: String,
-        /// Interface name.
+        /// Interface name on the host.
+        #[arg(conflicts_with = "instance")]
         ifname: Option<String>,
+        /// Attach it to this instance (i-...), on the ENI's own host.
+        #[arg(long, value_name = "ID")]
+        instance: Option<String>,
+        /// With --instance: its device index, eth<N> in the instance
+        /// (default: the lowest free one).
+        #[arg(long, value_name = "N", requires = "instance")]
+        index: Option<u32>,
+        /// With --instance: delete the ENI when the instance terminates.
+        #[arg(long, requires = "instance")]
+        delete_on_termination: bool,
     },
-    /// Detach an ENI.
+    /// Detach an ENI (from the host, or from its instance).
     Detach(IdArg),
     /// List ENIs.
     List,
     /// Show one ENI.
+    #[command(visible_alias = "describe")]
     Show(IdArg),
 }
 
@@ -64,22 +78,8 @@ pub fn run(options: &GlobalOptions, command: &EniCommand) -> Result<String, Erro
             name,
             host,
         } => {
-            let mut create: abi::nitro_eni_create = sized();
-            create.vpc = *vpc;
-            create.ipv4 = address::ipv4_to_abi(*ip);
-            create.mac = mac.unwrap_or_default();
-            create.host = *host;
-            text_field::fill(&mut create.name, name, "name").map_err(Error::Usage)?;
-            controller
-                .ioctl("create", abi::NITRO_IOC_ENI_CREATE, &mut create)
-                .map_err(|error| {
-                    vpc::explain(
-                        &controller,
-                        vpc::Operation::EniCreate { host: *host },
-                        error,
-                    )
-                })?;
-            objects::outcome(options, kind, create.id, "created")
+            let id = create(&controller, *vpc, *ip, *mac, name, *host)?;
+            objects::outcome(options, kind, id, "created")
         }
         EniCommand::Delete(arg) => objects::change(
             options,
@@ -97,7 +97,39 @@ pub fn run(options: &GlobalOptions, command: &EniCommand) -> Result<String, Erro
             abi::NITRO_IOC_ENI_DETACH,
             &arg.id,
         )?,
-        EniCommand::Attach { id, ifname } => {
+        EniCommand::Attach {
+            id,
+            instance: Some(instance),
+            index,
+            delete_on_termination,
+            ..
+        } => {
+            let id = kind.parse_id(id)?;
+            let instance = instance::parse_id(instance)?;
+            let index = match index {
+                Some(index) => *index,
+                None => instance::next_free_index(&controller, instance)?,
+            };
+            let flags = if *delete_on_termination {
+                abi::NITRO_ATTACH_DELETE_ON_TERMINATION
+            } else {
+                0
+            };
+            let device = instance::Device::Eni { id, index };
+            let name = instance::attach(&controller, &device, instance, flags)?;
+            objects::outcome(
+                options,
+                kind,
+                id,
+                &format!("attached to {} as {name}", instance::format_id(instance)),
+            )
+        }
+        EniCommand::Attach {
+            id,
+            ifname,
+            instance: None,
+            ..
+        } => {
             let mut attach: abi::nitro_attach = sized();
             attach.id = kind.parse_id(id)?;
             text_field::fill(
@@ -128,16 +160,47 @@ pub fn run(options: &GlobalOptions, command: &EniCommand) -> Result<String, Erro
             options.render(&enis, |enis| eni_table(enis))
         }
         EniCommand::Show(arg) => {
-            let mut describe: abi::nitro_eni_describe = sized();
-            describe.id = kind.parse_id(&arg.id)?;
-            controller
-                .ioctl("show", abi::NITRO_IOC_ENI_DESCRIBE, &mut describe)
-                .map_err(|error| {
-                    objects::explain(&controller, kind, "show", Some(describe.id), error)
-                })?;
-            options.render(&Eni::from_abi(&describe.info), output::key_values)
+            let id = kind.parse_id(&arg.id)?;
+            let info = describe(&controller, id)
+                .map_err(|error| objects::explain(&controller, kind, "show", Some(id), error))?;
+            options.render(&Eni::from_abi(&info), output::key_values)
         }
     })
+}
+
+/// `NITRO_IOC_ENI_CREATE`: an ENI in VPC `vpc` with address `ip` (and
+/// `mac`, or one the controller picks), named `name`, on host `host` (0:
+/// the lowest-numbered); gives its id.
+pub fn create(
+    controller: &Controller,
+    vpc: u32,
+    ip: Ipv4Addr,
+    mac: Option<[u8; 6]>,
+    name: &str,
+    host: u32,
+) -> Result<u64, Error> {
+    let mut create: abi::nitro_eni_create = sized();
+    create.vpc = vpc;
+    create.ipv4 = address::ipv4_to_abi(ip);
+    create.mac = mac.unwrap_or_default();
+    create.host = host;
+    text_field::fill(&mut create.name, name, "name").map_err(Error::Usage)?;
+    controller
+        .ioctl("create", abi::NITRO_IOC_ENI_CREATE, &mut create)
+        .map_err(|error| vpc::explain(controller, vpc::Operation::EniCreate { host }, error))?;
+    Ok(create.id)
+}
+
+/// `NITRO_IOC_ENI_DESCRIBE` of ENI `id` (the error unexplained).
+pub fn describe(controller: &Controller, id: u64) -> Result<abi::nitro_eni_info, Error> {
+    let mut describe: abi::nitro_eni_describe = sized();
+    describe.id = id;
+    controller.ioctl(
+        "NITRO_IOC_ENI_DESCRIBE",
+        abi::NITRO_IOC_ENI_DESCRIBE,
+        &mut describe,
+    )?;
+    Ok(describe.info)
 }
 
 /// An ENI, as reported.
@@ -161,6 +224,10 @@ pub struct Eni {
     pub card: String,
     /// the VPC card's host it is on (0 from a controller that predates hosts)
     pub host: u32,
+    /// the instance it is attached to (none: not attached, or to the host)
+    pub instance: Option<String>,
+    /// whether it is deleted when its instance terminates
+    pub delete_on_termination: bool,
 }
 
 impl Eni {
@@ -176,11 +243,14 @@ impl Eni {
             name: text_field::read(&info.name),
             card: text_field::read(&info.card),
             host: info.host,
+            instance: (info.instance != 0).then(|| instance::format_id(info.instance)),
+            delete_on_termination: info.flags & abi::NITRO_ATTACH_DELETE_ON_TERMINATION != 0,
         }
     }
 }
 
-/// Table of ENIs (HOST last, so the columns before it keep their places).
+/// Table of ENIs (HOST last, so the columns before it keep their places;
+/// the instance, if any, is in `show` and `--json`).
 pub fn eni_table(enis: &[Eni]) -> String {
     let rows: Rows<9> = enis
         .iter()
@@ -231,10 +301,22 @@ mod tests {
         assert!(shown.contains("\nhost        3\n"), "{shown}");
         assert_eq!(serde_json::to_value(&eni).unwrap()["host"], 3);
         assert_eq!(
+            serde_json::to_value(&eni).unwrap()["instance"],
+            serde_json::Value::Null
+        );
+        assert!(shown.contains("\ninstance    -\n"), "{shown}");
+        assert_eq!(
             eni_table(&[eni]),
             "ID                     VPC  STATE      MAC                IPV4      DEVICE  NAME  CARD       HOST\n\
              eni-00000000000000001  7    available  02:00:00:00:00:01  10.0.0.5  -       -     nitro_net  3\n"
         );
+        info.instance = 0x42;
+        info.flags = abi::NITRO_ATTACH_DELETE_ON_TERMINATION;
+        text_field::fill(&mut info.device, "eth1", "device").unwrap();
+        let json = serde_json::to_value(Eni::from_abi(&info)).unwrap();
+        assert_eq!(json["instance"], "i-00000000000000042");
+        assert_eq!(json["delete_on_termination"], true);
+        assert_eq!(json["device"], "eth1");
     }
 
     #[test]
@@ -263,9 +345,65 @@ mod tests {
             parse(&["eni", "attach", "eni-00000000000000001"]).command,
             Command::Eni(EniCommand::Attach {
                 id: "eni-00000000000000001".into(),
-                ifname: None
+                ifname: None,
+                instance: None,
+                index: None,
+                delete_on_termination: false,
             })
         );
+        assert_eq!(
+            parse(&[
+                "eni",
+                "attach",
+                "eni-00000000000000001",
+                "--instance",
+                "i-00000000000000002",
+                "--index",
+                "1",
+                "--delete-on-termination",
+            ])
+            .command,
+            Command::Eni(EniCommand::Attach {
+                id: "eni-00000000000000001".into(),
+                ifname: None,
+                instance: Some("i-00000000000000002".into()),
+                index: Some(1),
+                delete_on_termination: true,
+            })
+        );
+        assert!(matches!(
+            parse(&[
+                "eni",
+                "attach",
+                "eni-00000000000000001",
+                "--instance",
+                "i-00000000000000002"
+            ])
+            .command,
+            Command::Eni(EniCommand::Attach {
+                index: None,
+                delete_on_termination: false,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse(&["eni", "describe", "eni-00000000000000001"]).command,
+            Command::Eni(EniCommand::Show(_))
+        ));
+        // --index and --delete-on-termination are for instances; IFNAME for
+        // the host.
+        refused(&["eni", "attach", "eni-1", "--index", "1"]);
+        refused(&["eni", "attach", "eni-1", "--delete-on-termination"]);
+        refused(&["eni", "attach", "eni-1", "eth5", "--instance", "i-1"]);
+        refused(&[
+            "eni",
+            "attach",
+            "eni-1",
+            "--instance",
+            "i-1",
+            "--index",
+            "x",
+        ]);
         refused(&["eni", "create", "--vpc", "7", "--ip", "10.0.0"]);
         refused(&[
             "eni", "create", "--vpc", "7", "--ip", "10.0.0.1", "--mac", "xx",

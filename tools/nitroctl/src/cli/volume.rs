@@ -2,8 +2,8 @@
 
 use crate::{
     abi,
-    cli::GlobalOptions,
-    device::sized,
+    cli::{instance, GlobalOptions},
+    device::{sized, Controller},
     error::Error,
     objects::{self, Change, IdArg, ObjectKind},
     output::{self, or_dash, table, Rows},
@@ -40,19 +40,34 @@ pub enum VolumeCommand {
     },
     /// Delete a volume.
     Delete(IdArg),
-    /// Attach a volume under a device name (e.g. sdf).
+    /// Attach a volume: to the host under a device name (`attach VOL sdf`),
+    /// or to an instance (`attach VOL --instance ID --device sdf`).
     Attach {
         /// vol-...
         id: String,
-        /// Device name.
-        #[arg(value_name = "DEVICE")]
-        device_name: String,
+        /// Device name on the host (e.g. sdf).
+        #[arg(
+            value_name = "DEVICE",
+            required_unless_present = "instance",
+            conflicts_with = "instance"
+        )]
+        device_name: Option<String>,
+        /// Attach it to this instance (i-...), an EBS volume only.
+        #[arg(long, value_name = "ID", requires = "device")]
+        instance: Option<String>,
+        /// With --instance: its device name in the instance (e.g. sdf).
+        #[arg(long, value_name = "DEVICE", requires = "instance")]
+        device: Option<String>,
+        /// With --instance: delete the volume when the instance terminates.
+        #[arg(long, requires = "instance")]
+        delete_on_termination: bool,
     },
-    /// Detach a volume.
+    /// Detach a volume (from the host, or from its instance).
     Detach(IdArg),
     /// List volumes.
     List,
     /// Show one volume.
+    #[command(visible_alias = "describe")]
     Show(IdArg),
 }
 
@@ -125,7 +140,40 @@ pub fn run(options: &GlobalOptions, command: &VolumeCommand) -> Result<String, E
             abi::NITRO_IOC_VOLUME_DETACH,
             &arg.id,
         )?,
-        VolumeCommand::Attach { id, device_name } => {
+        VolumeCommand::Attach {
+            id,
+            instance: Some(instance),
+            device,
+            delete_on_termination,
+            ..
+        } => {
+            let id = kind.parse_id(id)?;
+            let instance = instance::parse_id(instance)?;
+            // clap makes --device come with --instance (and DEVICE without).
+            let device = instance::Device::Volume {
+                id,
+                device: device.clone().unwrap_or_default(),
+            };
+            let flags = if *delete_on_termination {
+                abi::NITRO_ATTACH_DELETE_ON_TERMINATION
+            } else {
+                0
+            };
+            let name = instance::attach(&controller, &device, instance, flags)?;
+            objects::outcome(
+                options,
+                kind,
+                id,
+                &format!("attached to {} as {name}", instance::format_id(instance)),
+            )
+        }
+        VolumeCommand::Attach {
+            id,
+            device_name,
+            instance: None,
+            ..
+        } => {
+            let device_name = device_name.as_deref().unwrap_or("");
             let mut attach: abi::nitro_attach = sized();
             attach.id = kind.parse_id(id)?;
             text_field::fill(&mut attach.device, device_name, "device name")
@@ -149,16 +197,24 @@ pub fn run(options: &GlobalOptions, command: &VolumeCommand) -> Result<String, E
             options.render(&volumes, |volumes| volume_table(volumes))
         }
         VolumeCommand::Show(arg) => {
-            let mut describe: abi::nitro_volume_describe = sized();
-            describe.id = kind.parse_id(&arg.id)?;
-            controller
-                .ioctl("show", abi::NITRO_IOC_VOLUME_DESCRIBE, &mut describe)
-                .map_err(|error| {
-                    objects::explain(&controller, kind, "show", Some(describe.id), error)
-                })?;
-            options.render(&Volume::from_abi(&describe.info), output::key_values)
+            let id = kind.parse_id(&arg.id)?;
+            let info = describe(&controller, id)
+                .map_err(|error| objects::explain(&controller, kind, "show", Some(id), error))?;
+            options.render(&Volume::from_abi(&info), output::key_values)
         }
     })
+}
+
+/// `NITRO_IOC_VOLUME_DESCRIBE` of volume `id` (the error unexplained).
+pub fn describe(controller: &Controller, id: u64) -> Result<abi::nitro_volume_info, Error> {
+    let mut describe: abi::nitro_volume_describe = sized();
+    describe.id = id;
+    controller.ioctl(
+        "NITRO_IOC_VOLUME_DESCRIBE",
+        abi::NITRO_IOC_VOLUME_DESCRIBE,
+        &mut describe,
+    )?;
+    Ok(describe.info)
 }
 
 /// Parses a size: bytes, or a number with K, M, G, T (powers of 1024).
@@ -218,6 +274,10 @@ pub struct Volume {
     pub name: String,
     /// card holding it
     pub card: String,
+    /// the instance it is attached to (none: not attached, or to the host)
+    pub instance: Option<String>,
+    /// whether it is deleted when its instance terminates
+    pub delete_on_termination: bool,
 }
 
 impl Volume {
@@ -236,11 +296,13 @@ impl Volume {
             device: text_field::read(&info.device),
             name: text_field::read(&info.name),
             card: text_field::read(&info.card),
+            instance: (info.instance != 0).then(|| instance::format_id(info.instance)),
+            delete_on_termination: info.flags & abi::NITRO_ATTACH_DELETE_ON_TERMINATION != 0,
         }
     }
 }
 
-/// Table of volumes.
+/// Table of volumes (the instance, if any, is in `show` and `--json`).
 pub fn volume_table(volumes: &[Volume]) -> String {
     let rows: Rows<8> = volumes
         .iter()
@@ -297,11 +359,29 @@ mod tests {
         text_field::fill(&mut info.device, "sdf", "device").unwrap();
         text_field::fill(&mut info.card, "nitro_nvme.ebs0", "card").unwrap();
         let volume = Volume::from_abi(&info);
+        assert_eq!(volume.instance, None);
+        assert!(!volume.delete_on_termination);
+        let json = serde_json::to_value(&volume).unwrap();
+        assert_eq!(json["instance"], serde_json::Value::Null);
+        assert_eq!(json["delete_on_termination"], false);
+        assert!(output::key_values(&volume).contains("\ninstance    -\n"));
         assert_eq!(
             volume_table(&[volume]),
             "ID                     KIND  STATE     SIZE   BLOCK  DEVICE  NAME  CARD\n\
              vol-00000000000001234  ebs   attached  8 GiB  4096   sdf     -     nitro_nvme.ebs0\n"
         );
+        info.instance = 0xabc;
+        info.flags = abi::NITRO_ATTACH_DELETE_ON_TERMINATION;
+        let volume = Volume::from_abi(&info);
+        let json = serde_json::to_value(&volume).unwrap();
+        assert_eq!(json["instance"], "i-00000000000000abc");
+        assert_eq!(json["delete_on_termination"], true);
+        let shown = output::key_values(&volume);
+        assert!(
+            shown.contains("\ninstance    i-00000000000000abc\n"),
+            "{shown}"
+        );
+        assert!(shown.contains("delete_on_termination true\n"), "{shown}");
     }
 
     #[test]
@@ -339,9 +419,82 @@ mod tests {
             parse(&["volume", "attach", "vol-00000000000000001", "sdf"]).command,
             Command::Volume(VolumeCommand::Attach {
                 id: "vol-00000000000000001".into(),
-                device_name: "sdf".into()
+                device_name: Some("sdf".into()),
+                instance: None,
+                device: None,
+                delete_on_termination: false,
             })
         );
+        let to_instance = [
+            "volume",
+            "attach",
+            "vol-00000000000000001",
+            "--instance",
+            "i-00000000000000002",
+            "--device",
+            "sdf",
+        ];
+        assert_eq!(
+            parse(&to_instance).command,
+            Command::Volume(VolumeCommand::Attach {
+                id: "vol-00000000000000001".into(),
+                device_name: None,
+                instance: Some("i-00000000000000002".into()),
+                device: Some("sdf".into()),
+                delete_on_termination: false,
+            })
+        );
+        let mut deleted = to_instance.to_vec();
+        deleted.push("--delete-on-termination");
+        assert!(matches!(
+            parse(&deleted).command,
+            Command::Volume(VolumeCommand::Attach {
+                delete_on_termination: true,
+                ..
+            })
+        ));
+        // The controller's node is still given before the command.
+        let cli = parse(&[
+            "--device",
+            "/tmp/ctrl",
+            "volume",
+            "attach",
+            "vol-00000000000000001",
+            "--instance",
+            "i-00000000000000002",
+            "--device",
+            "sdg",
+        ]);
+        assert_eq!(cli.options.device.as_deref(), Some("/tmp/ctrl".as_ref()));
+        assert!(matches!(
+            cli.command,
+            Command::Volume(VolumeCommand::Attach { device: Some(ref name), .. }) if name == "sdg"
+        ));
+        assert!(matches!(
+            parse(&["volume", "describe", "vol-00000000000000001"]).command,
+            Command::Volume(VolumeCommand::Show(_))
+        ));
+        // --instance needs --device (and the other way round); DEVICE is
+        // for the host only; --delete-on-termination for instances only.
+        refused(&["volume", "attach", "vol-1", "--instance", "i-1"]);
+        refused(&["volume", "attach", "vol-1", "--device", "sdf"]);
+        refused(&[
+            "volume",
+            "attach",
+            "vol-1",
+            "sdf",
+            "--instance",
+            "i-1",
+            "--device",
+            "sdf",
+        ]);
+        refused(&[
+            "volume",
+            "attach",
+            "vol-1",
+            "sdf",
+            "--delete-on-termination",
+        ]);
         refused(&["volume", "create", "--kind", "gp3", "--size", "1G"]);
         refused(&["volume", "create", "--kind", "ebs", "--size", "1Q"]);
         refused(&["volume", "create", "--kind", "ebs"]);
