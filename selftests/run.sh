@@ -63,7 +63,9 @@ else
 fi
 # ... and clean.
 n=$((n + 1))
-log=$(klog)
+# An instance OOM-killed in its own cgroup is no kernel failure: its report
+# is left out (memcg_oom_filter keeps any other bad line inside it).
+log=$(klog | memcg_oom_filter)
 if ! grep -Eq "$KLOG_BAD" <<<"$log"; then
 	echo "ok $n kernel log clean (no oops, KASAN, lockdep or warning)"
 	passed=$((passed + 1))
