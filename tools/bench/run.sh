@@ -5,7 +5,8 @@
 # throughput and latency, and the time of `nitroctl volume list` with 10,000
 # volumes. Uses nitro_testcard to answer the bus, as the selftests do. Then
 # block.sh: the block card's data path against brd, dm-crypt and null_blk;
-# net.sh: the VPC card's sealed path against veth, geneve, ESP and WireGuard.
+# net.sh: the VPC card's sealed path against veth, geneve, ESP and WireGuard;
+# launch.sh: instance launch and stop against the same isolation by hand.
 source "$(dirname "$0")/../../selftests/lib.sh"
 set -e
 
@@ -46,3 +47,4 @@ load_all
 
 "$(dirname "$0")/block.sh"
 "$(dirname "$0")/net.sh"
+"$(dirname "$0")/launch.sh"
