@@ -95,7 +95,7 @@ mutants: all
 BENCH_TREE := $(TOP)/build/bench
 bench: nitroctl nitro-hv
 	rm -rf $(BENCH_TREE) && mkdir -p $(BENCH_TREE)
-	tar -C $(TOP) --exclude=./build --exclude=./tools/nitroctl/target --exclude=./.git \
+	tar -C $(TOP) --exclude=./build --exclude=./tools/nitroctl/target --exclude=./tools/nitro-hv/target --exclude=./.git \
 		--exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' -cf - . | tar -C $(BENCH_TREE) -xf -
 	$(MAKE) -C $(BENCH_TREE) KDIR=$$($(TOP)/tools/kernel.sh path bench) LLVM=$(LLVM) modules
 	$(MAKE) -C $(BENCH_TREE)/tools/bench

@@ -47,7 +47,7 @@ python3 "$here/apply.py" check "$list" "$top" "$@" || exit 1
 [ -x "$nitroctl" ] || { log "no $nitroctl: run make first"; exit 1; }
 
 rm -rf "$work" && mkdir -p "$tree" "$out"
-tar -C "$top" --exclude=./build --exclude=./tools/nitroctl/target --exclude=./.git \
+tar -C "$top" --exclude=./build --exclude=./tools/nitroctl/target --exclude=./tools/nitro-hv/target --exclude=./.git \
 	--exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' -cf - . | tar -C "$tree" -xf -
 : >"$plan"
 : >"$vmlog"
