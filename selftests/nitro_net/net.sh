@@ -318,12 +318,21 @@ ok '[ $rc = 0 ] && js "d[\"end\"][\"sum_received\"][\"bytes\"] > 0" <"$w/iperf.j
 # take more than 8 pieces) and IP copies it into many fragments; the card
 # opens it from the reassembled pieces (more than a scatterlist takes:
 # linearised first).
+# ipfrag NS: the IP fragmentation counters of namespace NS (/proc/net/snmp),
+# for the diagnostics: what IP did with the pieces on either side.
+ipfrag() {
+	ip netns exec "$1" awk '/^Ip:/ { if (!h) { for (i = 1; i <= NF; i++) n[i] = $i; h = 1 } else for (i = 1; i <= NF; i++) if (n[i] ~ /^(Reasm|Frag)/) printf "%s %s ", n[i], $i }' /proc/net/snmp
+}
 s0=$(hc "$hB" rx_sealed) ba0=$(hc "$hB" rx_bad_auth) bm0=$(hc "$hB" rx_malformed)
+as0=$(hc "$hA" tx_sealed) ae0=$(hc "$hA" tx_errors) bb0=$(hc "$hB" rx_backlog)
 tip -n hA link set ulA mtu 1280 && tip -n hB link set ulB mtu 1280; mrc=$?
 iperf gB1 gA1 10.1.0.3 "$w/iperf-frag.json"; rc=$?
 tip -n hA link set ulA mtu 9200; tip -n hB link set ulB mtu 9200
 ok '[ $mrc = 0 ] && [ $rc = 0 ] && js "d[\"end\"][\"sum_received\"][\"bytes\"] > 100000" <"$w/iperf-frag.json" && [ "$(hc "$hB" rx_sealed)" -gt $((s0 + 10)) ] && [ "$(hc "$hB" rx_bad_auth)" -eq "$ba0" ] && [ "$(hc "$hB" rx_malformed)" -eq "$bm0" ]' \
 	"iperf3 across an underlay of MTU 1280: super-packets fragmented and reassembled open ($(iperf_says "$w/iperf-frag.json"); rx_sealed +$(($(hc "$hB" rx_sealed) - s0)), bad_auth +$(($(hc "$hB" rx_bad_auth) - ba0)), malformed +$(($(hc "$hB" rx_malformed) - bm0)))"
+# What each side did, whatever the result (a failure above shows where the
+# datagrams went: not sealed, not sent, not reassembled, or not opened).
+echo "# MTU 1280: host A tx_sealed +$(($(hc "$hA" tx_sealed) - as0)), tx_errors +$(($(hc "$hA" tx_errors) - ae0)); host B rx_backlog +$(($(hc "$hB" rx_backlog) - bb0)); hA IP: $(ipfrag hA); hB IP: $(ipfrag hB); free pages by order: $(awk '/Normal/ { $1 = $2 = $3 = $4 = ""; print }' /proc/buddyinfo)"
 
 # 22-26: on the wire.
 cap_start hA ulA "$w/ab.pcap"; crc=$?
