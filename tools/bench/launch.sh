@@ -28,8 +28,16 @@ w=$(mktemp -d)
 
 load_all
 open_gate >/dev/null
+# A VPC card host needs its underlay address in its namespace.
+kmod veth
 ip netns add lbench 2>/dev/null || true
-host=$($N host create --underlay 192.0.2.71 --netns lbench)
+ip -n lbench link add ul type veth peer name ulp
+ip -n lbench addr add 192.0.2.71/24 dev ul
+ip -n lbench link set ul up
+ip -n lbench link set ulp up
+host=$($N host create --underlay 192.0.2.71 --netns lbench | sed -En '1s/^[[:space:]]*([0-9]+)[[:space:]]*$/\1/p')
+[ -n "$host" ] || { echo "launch.sh: no VPC host" >&2; exit 1; }
+m=$(kmsg mark)
 "$HV" --host "$host" 2>"$w/hv.log" &
 hv=$!
 cleanup() {
@@ -40,7 +48,7 @@ cleanup() {
 	rm -rf "$w"
 }
 trap cleanup EXIT
-for _ in $(seq 100); do grep -q registered "$w/hv.log" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do kmsg since "$m" | grep -q "hypervisor of host $host registered" && break; sleep 0.1; done
 # The type's limits, from the controller (the same table nitro-hv applies).
 read -r vcpus mem pids < <($N instance types --json | python3 -c '
 import json, sys
