@@ -57,9 +57,8 @@ impl Controller {
 
     /// Issues ioctl `command` on `arg`.
     fn ioctl<T>(&self, command: u32, arg: &mut T) -> std::result::Result<(), Errno> {
-        // SAFETY: `arg` is a valid, exclusively borrowed `#[repr(C)]` ABI
-        // struct of the type `command` takes (bindgen's, from the header
-        // that defines both), alive for the whole call.
+        // SAFETY: `arg` is a valid, exclusive `#[repr(C)]` struct (bindgen's)
+        // of the type `command` takes, alive for the whole call.
         let rc = unsafe { libc::ioctl(self.file.as_raw_fd(), command as _, arg as *mut T) };
         if rc < 0 {
             Err(Errno::last())

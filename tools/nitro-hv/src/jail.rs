@@ -159,9 +159,9 @@ impl Channel {
             // SAFETY: `fd` is open; this only marks it close-on-exec.
             unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
         }
-        // SAFETY: the daemon set up 3 and 4 for this process alone; nothing
-        // else in it owns them.
         let (status, control) =
+            // SAFETY: the daemon set up 3 and 4 for this process alone;
+            // nothing else in it owns them.
             unsafe { (File::from_raw_fd(STATUS_FD), File::from_raw_fd(CONTROL_FD)) };
         Ok(Channel { status, control })
     }

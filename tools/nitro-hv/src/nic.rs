@@ -289,8 +289,8 @@ fn loopback_up() -> std::result::Result<(), Errno> {
 
 /// A socket of this thread's namespace, for interface ioctls.
 fn socket() -> std::result::Result<OwnedFd, Errno> {
-    // SAFETY: socket takes plain integers and returns a new descriptor.
     let fd =
+        // SAFETY: socket takes plain integers and returns a new descriptor.
         sys::cvt(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
     // SAFETY: `fd` is a new open descriptor nothing else owns.
     Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
@@ -341,9 +341,8 @@ impl Net {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        // SAFETY: the hook runs in the child between fork and exec and only
-        // makes async-signal-safe calls (setns, dup2, fcntl) on descriptors
-        // the child inherited open.
+        // SAFETY: the hook runs in the child between fork and exec, making
+        // only async-signal-safe calls (setns, dup2, fcntl) on inherited fds.
         unsafe {
             cmd.pre_exec(move || {
                 if libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {

@@ -98,8 +98,7 @@ fn mount(
     let data = data.map(sys::cstr).transpose()?;
     let p = |c: &Option<CString>| c.as_ref().map_or(ptr::null(), |c| c.as_ptr());
     // SAFETY: every pointer is null or a NUL-terminated string alive for the
-    // call; the data argument, when given, is a string as these file
-    // systems expect.
+    // call; the data, when given, is a string as these file systems expect.
     sys::cvt(unsafe {
         libc::mount(
             p(&source),
@@ -332,9 +331,9 @@ fn build_dev(dev: &Path, size: &str) -> Result<()> {
 fn pivot(root: &Path) -> Result<()> {
     std::env::set_current_dir(root).ctx(|| format!("chdir {}", root.display()))?;
     let dot = sys::cstr(".")?;
-    // SAFETY: pivot_root takes two NUL-terminated paths; "." twice stacks
-    // the old root on the new one, to be detached just after.
     let pivoted =
+        // SAFETY: pivot_root takes two NUL-terminated paths; "." twice
+        // stacks the old root on the new one, to be detached just after.
         sys::cvt_long(unsafe { libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) });
     match pivoted {
         Ok(_) => {
