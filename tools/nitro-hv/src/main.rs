@@ -28,6 +28,9 @@ mod console;
 mod controller;
 mod daemon;
 mod disk;
+/// Errno names and descriptions: nitroctl's module, the one list.
+#[path = "../../nitroctl/src/errno.rs"]
+mod errno;
 mod jail;
 mod launch;
 mod nic;

@@ -72,36 +72,14 @@ impl fmt::Display for Error {
     }
 }
 
-extern "C" {
-    /// glibc (2.32 and later): the name of `errnum` ("ETIMEDOUT"), a static
-    /// string, or NULL if it has none.
-    fn strerrorname_np(errnum: libc::c_int) -> *const libc::c_char;
-    /// glibc (2.32 and later): the description of `errnum` ("Connection
-    /// timed out"), a static string never translated, or NULL.
-    fn strerrordesc_np(errnum: libc::c_int) -> *const libc::c_char;
-}
-
-/// A static C string of glibc's, if there is one.
-fn static_c_str(text: *const libc::c_char) -> Option<&'static str> {
-    if text.is_null() {
-        return None;
-    }
-    // SAFETY: glibc's errno name and description tables hold
-    // NUL-terminated strings that live as long as the process.
-    unsafe { std::ffi::CStr::from_ptr(text) }.to_str().ok()
-}
-
 /// The name of an errno, as in `<errno.h>` ("ENOENT"), if it has one.
 pub fn errno_name(errno: i32) -> Option<&'static str> {
-    // SAFETY: strerrorname_np only reads its argument.
-    static_c_str(unsafe { strerrorname_np(errno) })
+    crate::errno::name(errno)
 }
 
 /// An errno as errors show it: "No such file or directory (ENOENT)".
 pub fn describe_errno(errno: i32) -> String {
-    // SAFETY: strerrordesc_np only reads its argument.
-    let text = static_c_str(unsafe { strerrordesc_np(errno) });
-    match (text, errno_name(errno)) {
+    match (crate::errno::description(errno), errno_name(errno)) {
         (Some(text), Some(name)) => format!("{text} ({name})"),
         _ => format!("unknown error (errno {errno})"),
     }

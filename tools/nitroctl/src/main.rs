@@ -13,6 +13,7 @@ mod abi;
 mod address;
 mod cli;
 mod device;
+mod errno;
 mod error;
 mod objects;
 mod output;

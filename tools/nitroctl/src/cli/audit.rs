@@ -58,32 +58,9 @@ pub fn op_name(number: u32) -> &'static str {
     }
 }
 
-/// Name of an errno.
+/// Name of an errno ("errno N" for a value without one).
 pub fn errno_name(errno: i32) -> String {
-    let name = match errno {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::EIO => "EIO",
-        libc::E2BIG => "E2BIG",
-        libc::ENOMEM => "ENOMEM",
-        libc::EFAULT => "EFAULT",
-        libc::EBUSY => "EBUSY",
-        libc::EEXIST => "EEXIST",
-        libc::ENODEV => "ENODEV",
-        libc::EINVAL => "EINVAL",
-        libc::ENOSPC => "ENOSPC",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::EPROTO => "EPROTO",
-        libc::EACCES => "EACCES",
-        libc::EBADF => "EBADF",
-        libc::ESTALE => "ESTALE",
-        libc::EADDRINUSE => "EADDRINUSE",
-        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
-        libc::ENOKEY => "ENOKEY",
-        libc::EKEYREJECTED => "EKEYREJECTED",
-        _ => return format!("errno {errno}"),
-    };
-    name.to_string()
+    crate::errno::name(errno).map_or_else(|| format!("errno {errno}"), str::to_string)
 }
 
 /// RFC 3339 UTC time of ns since the epoch (no time zone database needed).
