@@ -19,6 +19,7 @@
 #include <linux/scatterlist.h>
 #include <linux/skbuff.h>
 #include <net/gso.h>
+#include <net/ip.h>
 #include <net/net_namespace.h>
 #include <net/route.h>
 #include <net/udp_tunnel.h>

@@ -29,29 +29,6 @@ pub(crate) const KEY_LEN: usize = 32;
 /// Entries of a list over one linear buffer (one; one spare).
 const SG_LINEAR: usize = 2;
 
-/// Most pieces of a sealed datagram laid out for IP fragmentation.
-pub(crate) const SPLIT_MAX: usize = 8;
-
-/// Entries of a list over a sealed datagram: its head and its pieces.
-const SG_SPLIT: usize = SPLIT_MAX + 1;
-
-/// How the ciphertext of a sealed datagram is laid out.
-pub(crate) enum Layout {
-    /// After the header, in the same linear buffer.
-    Linear,
-    /// The head filled up to `first` bytes, then pieces of `piece` bytes
-    /// with `headroom` (at most [`SPLIT_MAX`]): see
-    /// [`Skb::put_unfilled_split`].
-    Split {
-        /// Bytes in the head, header included.
-        first: usize,
-        /// Bytes in each piece (the last may be shorter).
-        piece: usize,
-        /// Room in front of each piece, for the IP and link headers.
-        headroom: usize,
-    },
-}
-
 /// Room for a request on the stack (checked against the transform's size
 /// when a key is made).
 const REQ_BYTES: usize = 512;
@@ -108,7 +85,8 @@ impl GcmKey {
     /// Seals into `out`, which holds a header: `ad_len` bytes of
     /// associated data, then the start of the plaintext. The whole of
     /// `body` is the rest of the plaintext. Its ciphertext and the tag are
-    /// appended to `out`, laid out as `layout` says, and `out` is returned;
+    /// appended to `out` (linear: every datagram fits one packet), and `out`
+    /// is returned;
     /// the cipher reads `body` where it lies (head and page fragments), so
     /// nothing is copied. On failure `out` is dropped.
     pub(crate) fn seal_skb(
@@ -117,33 +95,18 @@ impl GcmKey {
         ad_len: usize,
         body: &Skb,
         nonce: &[u8; NONCE_LEN],
-        layout: Layout,
     ) -> Result<Skb> {
         let hdr = out.len();
         let plain = hdr.checked_sub(ad_len).ok_or(EINVAL)? + body.len();
         let len = body.len() + TAG_LEN;
-        match layout {
-            Layout::Linear => {
-                // SAFETY: The cipher below writes every appended byte (the
-                // ciphertext of `plain` bytes, then the tag); if anything
-                // fails first, `out` is dropped on the way out, unread.
-                unsafe { out.put_unfilled(len)? }
-            }
-            Layout::Split {
-                first,
-                piece,
-                headroom,
-            } => {
-                // SAFETY: As for the linear layout: the cipher writes each
-                // appended byte in the head and the pieces, or `out` is
-                // dropped unread.
-                unsafe { out.put_unfilled_split(len, first, piece, headroom)? }
-            }
-        }
+        // SAFETY: The cipher below writes every appended byte (the
+        // ciphertext of `plain` bytes, then the tag); if anything fails
+        // first, `out` is dropped on the way out, unread.
+        unsafe { out.put_unfilled(len)? }
         let mut src = SgList::<SG_FRAME>::new();
         src.push(&out, 0, hdr)?;
         src.push(body, 0, body.len())?;
-        let mut dst = SgList::<SG_SPLIT>::new();
+        let mut dst = SgList::<SG_LINEAR>::new();
         dst.push(&out, 0, out.len())?;
         // The header is in both lists, at the same address: the cipher turns
         // its plaintext part into ciphertext in place, as ESP's own lists do

@@ -134,10 +134,15 @@ impl UdpSock {
     pub(crate) unsafe fn set_receiver(&self, user: *const c_void, rcv: EncapRcv) {
         // Any non-zero type turns encapsulation on (geneve.c and vxlan.c set
         // 1 too); the type only matters to the ESP-in-UDP code.
+        // The error lookup claims the ICMP errors about the datagrams the
+        // socket sent: so the stack takes a "fragmentation needed" as the
+        // route's new path MTU (`ipv4_sk_update_pmtu`), which the next
+        // datagrams fit ([`Route::mtu`]).
         let mut cfg = ffi::udp_tunnel_sock_cfg {
             sk_user_data: user.cast_mut(),
             encap_type: 1,
             encap_rcv: Some(rcv),
+            encap_err_lookup: Some(err_lookup),
             ..pin_init::zeroed()
         };
         let sk = self.sk.as_ptr();
@@ -156,10 +161,11 @@ impl UdpSock {
         unsafe { ffi::nitro_net_sk_user_data(sk) }
     }
 
-    /// Sends `payload` (a buffer with [`HEADROOM`], its pieces too) on
-    /// route `rt` from `src` to `dst` (network byte order), UDP source port
-    /// `sport`, destination 6081. The route and the buffer are gone either
-    /// way. Callable in any context: it runs with bottom halves off, as
+    /// Sends `payload` (a linear buffer with [`HEADROOM`]) on route `rt`
+    /// from `src` to `dst` (network byte order), UDP source port `sport`,
+    /// destination 6081, with DF set: a datagram larger than the route's
+    /// MTU is not fragmented but dropped (the card cuts what it sends to
+    /// fit, RFC 8085). The route and the buffer are gone either way. Callable in any context: it runs with bottom halves off, as
     /// the IP output path requires (its per-CPU recursion counters), and the
     /// softirqs it raises (an underlay veth's receive) run as it returns.
     /// After [`UdpSock::close`] nothing is sent (the host sends only for
@@ -184,7 +190,7 @@ impl UdpSock {
                 dst,
                 0,
                 64,
-                0,
+                (ffi::IP_DF as u16).to_be(),
                 sport.to_be(),
                 (uapi_port()).to_be(),
                 false,
@@ -198,6 +204,10 @@ impl UdpSock {
 /// An IPv4 route of a host's namespace, held until it is sent on
 /// ([`UdpSock::send`]) or dropped.
 pub(crate) struct Route(NonNull<ffi::rtable>);
+
+// SAFETY: A route reference may be used and given back on any CPU, in any
+// context (`ip_rt_put` frees through RCU).
+unsafe impl Send for Route {}
 
 impl Route {
     /// The route from `src` to `dst` (network byte order) in `net`;
@@ -218,6 +228,14 @@ impl Route {
     pub(crate) fn mtu(&self) -> usize {
         // SAFETY: We hold the route.
         unsafe { ffi::nitro_net_rt_mtu(self.0.as_ptr()) as usize }
+    }
+
+    /// Another reference on the same route, for one more datagram.
+    pub(crate) fn hold(&self) -> Self {
+        // SAFETY: We hold the route, so it is alive; the new reference is
+        // the returned value's, given back when it drops or is sent.
+        unsafe { ffi::nitro_net_rt_hold(self.0.as_ptr()) };
+        Self(self.0)
     }
 
     /// Gives up the route (to a function that consumes it).
@@ -294,6 +312,25 @@ pub(crate) unsafe extern "C" fn receive(sk: *mut ffi::sock, skb: *mut ffi::sk_bu
     crate::host::receive(unsafe { ArcBorrow::from_raw(host) }, skb, src);
     0
 }
+
+/// The underlay socket's error lookup: every ICMP error about a datagram
+/// of the socket's address and port is the card's (no other socket sends
+/// from them), while the socket has its host.
+///
+/// # Safety
+///
+/// Called by the UDP stack, under RCU, for a socket set up by
+/// [`UdpSock::set_receiver`].
+unsafe extern "C" fn err_lookup(sk: *mut ffi::sock, _skb: *mut ffi::sk_buff) -> c_int {
+    // SAFETY: `sk` is the socket the lookup is for.
+    if unsafe { UdpSock::user(sk) }.is_null() {
+        return ENOENT.to_errno();
+    }
+    0
+}
+
+// `err_lookup` is the kernel's kind of error lookup.
+const _: ffi::udp_tunnel_encap_err_lookup_t = Some(err_lookup);
 
 /// Bottom halves off on this CPU for as long as it lives
 /// (`local_bh_disable`); on again, running the softirqs raised meanwhile,

@@ -53,6 +53,11 @@ int nitro_net_skb_linearize(struct sk_buff *skb)
 	return skb_linearize(skb);
 }
 
+int nitro_net_skb_unclone(struct sk_buff *skb)
+{
+	return skb_unclone(skb, GFP_ATOMIC);
+}
+
 struct iphdr *nitro_net_ip_hdr(const struct sk_buff *skb)
 {
 	return ip_hdr(skb);
@@ -96,6 +101,11 @@ void *nitro_net_sk_user_data(const struct sock *sk)
 unsigned int nitro_net_rt_mtu(const struct rtable *rt)
 {
 	return dst_mtu(&rt->dst);
+}
+
+void nitro_net_rt_hold(struct rtable *rt)
+{
+	dst_hold(&rt->dst);
 }
 
 void nitro_net_rt_put(struct rtable *rt)

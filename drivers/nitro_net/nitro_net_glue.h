@@ -30,11 +30,15 @@ void nitro_net_dstats_tx_add(struct net_device *dev, unsigned int len);
 void nitro_net_dstats_tx_dropped(struct net_device *dev);
 void nitro_net_dstats_rx_add(struct net_device *dev, unsigned int len);
 
-/* skb_shinfo(), skb_reserve(), skb_tailroom(), skb_linearize(), ip_hdr(). */
+/*
+ * skb_shinfo(), skb_reserve(), skb_tailroom(), skb_linearize(),
+ * skb_unclone() (GFP_ATOMIC), ip_hdr().
+ */
 struct skb_shared_info *nitro_net_skb_shinfo(const struct sk_buff *skb);
 void nitro_net_skb_reserve(struct sk_buff *skb, int len);
 unsigned int nitro_net_skb_tailroom(const struct sk_buff *skb);
 int nitro_net_skb_linearize(struct sk_buff *skb);
+int nitro_net_skb_unclone(struct sk_buff *skb);
 struct iphdr *nitro_net_ip_hdr(const struct sk_buff *skb);
 
 /* kfree_skb(), and consume_skb() (static inline without tracepoints). */
@@ -50,8 +54,9 @@ void nitro_net_put_net(struct net *net);
 struct net *nitro_net_sock_net(const struct sock *sk);
 void *nitro_net_sk_user_data(const struct sock *sk);
 
-/* dst_mtu() of a route, ip_rt_put(). */
+/* dst_mtu() of a route, dst_hold() of a route, ip_rt_put(). */
 unsigned int nitro_net_rt_mtu(const struct rtable *rt);
+void nitro_net_rt_hold(struct rtable *rt);
 void nitro_net_rt_put(struct rtable *rt);
 
 /* local_bh_disable(), local_bh_enable(). */

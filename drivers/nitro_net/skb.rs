@@ -7,9 +7,9 @@
 //! inline accessors of `skbuff.h` the card needs are the glue's
 //! (`nitro_net_glue.c`). The card reads frames it is given with
 //! [`Skb::copy_out`] (which works on any layout) and builds every packet it
-//! sends in a fresh buffer ([`Skb::alloc`], [`Skb::put`]): linear, or, for a
-//! sealed datagram larger than the underlay's MTU, in pieces cut where IP
-//! will fragment it ([`Skb::put_unfilled_split`]). What writes a buffer's
+//! sends in a fresh linear buffer ([`Skb::alloc`], [`Skb::put`]), one that
+//! fits the underlay route's MTU (a super-packet is cut first,
+//! [`Skb::segment_at`]). What writes a buffer's
 //! data or its shared info refuses a clone, whose data and shared info are
 //! another buffer's too.
 
@@ -198,70 +198,6 @@ impl Skb {
         Ok(())
     }
 
-    /// Appends `len` bytes without writing them, as [`Skb::put_unfilled`],
-    /// laid out for IP fragmentation: the head takes bytes up to `first` in
-    /// all, the rest go in new buffers of `piece` bytes (the last one
-    /// shorter), each with `headroom` in front, on the fragment list. That
-    /// is the geometry `ip_do_fragment` sends as it is, each piece as one
-    /// fragment, where a linear datagram would be copied into new
-    /// fragments; and no allocation is larger than one piece. The buffer
-    /// must be linear, its fragment list empty and not a clone (`EINVAL`).
-    ///
-    /// # Safety
-    ///
-    /// The caller must have every one of these bytes written before the
-    /// buffer is read or sent, or else drop it ([`Skb::trim`] does not take
-    /// pieces off). On an error, bytes may have been appended: the same
-    /// holds.
-    pub(crate) unsafe fn put_unfilled_split(
-        &mut self,
-        len: usize,
-        first: usize,
-        piece: usize,
-        headroom: usize,
-    ) -> Result {
-        if piece == 0 || self.is_clone() || self.sg_entries() != Some(1) {
-            return Err(EINVAL);
-        }
-        let head = first.saturating_sub(self.len()).min(len);
-        // SAFETY: The caller's contract is ours.
-        unsafe { self.put_unfilled(head)? };
-        let shinfo = self.shinfo();
-        let mut left = len - head;
-        let mut last: Option<NonNull<ffi::sk_buff>> = None;
-        while left > 0 {
-            let n = left.min(piece);
-            let mut p = Skb::alloc(headroom, n)?;
-            // SAFETY: The caller's contract covers these bytes too (they
-            // become part of `self` below).
-            unsafe { p.put_unfilled(n)? };
-            // SAFETY: `p` is a fresh buffer of ours.
-            let extra = unsafe { (*p.as_raw()).truesize }.saturating_sub(n as c_uint);
-            let p = p.into_raw();
-            match last {
-                // SAFETY: `self` is linear, not a clone (checked above) and
-                // its fragment list was empty: the list is ours to start.
-                None => unsafe { (*shinfo).frag_list = p },
-                // SAFETY: `last` is the last piece on our fragment list,
-                // owned with `self`; `p` becomes the next.
-                Some(l) => unsafe { (*l.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.next = p },
-            }
-            let me = self.as_raw();
-            // `self` counts the piece's bytes as non-linear data
-            // (`skb_len_add`) and its memory as its own, as
-            // `skb_gro_receive_list` does.
-            // SAFETY: We own `self`.
-            unsafe {
-                (*me).len += n as c_uint;
-                (*me).data_len += n as c_uint;
-                (*me).truesize += extra;
-            }
-            last = NonNull::new(p);
-            left -= n;
-        }
-        Ok(())
-    }
-
     /// Cuts the data to its first `len` bytes (no more than it has). Only
     /// a linear buffer is cut: one with pieces is left as it is.
     pub(crate) fn trim(&mut self, len: usize) {
@@ -434,13 +370,45 @@ impl Skb {
         }
     }
 
-    /// Cuts a GSO frame into finished frames (checksums done).
-    pub(crate) fn segment(self) -> Result<Segments> {
-        // `skb_gso_segment` (a static inline) with no features: software
-        // segmentation and checksums.
+    /// Cuts a TCP/IPv4 super-packet into smaller ones of `size` payload
+    /// bytes each (the last one shorter): any size, a multiple of its
+    /// segment size or less than it (TCP takes segments of any size). With
+    /// `partial`, the checksums stay partial and the pieces share the
+    /// frame's pages; without, they are finished. `EINVAL` if the frame is
+    /// not such a super-packet, or `size` is 0 or not less than its payload.
+    pub(crate) fn segment_at(self, size: u16, partial: bool) -> Result<Segments> {
+        let off = self.offload();
+        if size == 0 || !off.is_tso4() {
+            return Err(EINVAL);
+        }
+        let features = if partial {
+            ffi::NETIF_F_SG | ffi::NETIF_F_HW_CSUM
+        } else {
+            0
+        };
+        if size == off.gso_size {
+            return self.gso_segment(features);
+        }
+        // The size is the shared info's, which a clone shares with the
+        // buffer it was cloned from (TCP's own copy, kept for
+        // retransmission): it gets shared info of its own first.
+        // SAFETY: We own the buffer; a clone's head is copied.
+        if unsafe { ffi::nitro_net_skb_unclone(self.as_raw()) } != 0 {
+            return Err(ENOMEM);
+        }
+        let s = self.shinfo();
+        // SAFETY: We own the buffer, not a clone any more (above): its
+        // shared info is ours alone.
+        unsafe { (*s).gso_size = size };
+        self.gso_segment(features)
+    }
+
+    /// `skb_gso_segment` with `features`: the frame's segments (the frame
+    /// is gone either way).
+    fn gso_segment(self, features: ffi::netdev_features_t) -> Result<Segments> {
         // SAFETY: We own the buffer; the call leaves it to us, and gives a
         // new list, NULL or an error pointer.
-        let segs = unsafe { ffi::__skb_gso_segment(self.as_raw(), 0, true) };
+        let segs = unsafe { ffi::__skb_gso_segment(self.as_raw(), features, true) };
         let segs = kernel::error::from_err_ptr(segs)?;
         let segs = NonNull::new(segs).ok_or(EINVAL)?;
         self.consume();

@@ -119,6 +119,72 @@ pub(crate) fn arp_reply(out: &mut [u8], req: &Arp, answer: &[u8; 6]) {
     a[24..28].copy_from_slice(&req.spa.to_ne_bytes());
 }
 
+/// An IPv4 header without options; an ICMP header.
+const IP_LEN: usize = 20;
+const ICMP_LEN: usize = 8;
+/// The IPv4 "don't fragment" flag, in the flags and offset field.
+const IP_DF: u16 = 0x4000;
+
+/// The bytes of an IPv4 packet an ICMP error quotes (RFC 792): its header
+/// and the first 8 bytes of its payload, for a frame of `frame_len` bytes
+/// whose IPv4 header begins `head` (at least 20 bytes, the frame's from
+/// [`ETH_LEN`] on); `None` if it is not IPv4 with DF set, or is shorter.
+pub(crate) fn df_quote_len(head: &[u8], frame_len: usize) -> Option<usize> {
+    if head.len() < IP_LEN || head[0] >> 4 != 4 || be16(&head[6..]) & IP_DF == 0 {
+        return None;
+    }
+    let quote = usize::from(head[0] & 0x0f) * 4 + 8;
+    (quote >= IP_LEN + 8 && ETH_LEN + quote <= frame_len).then_some(quote)
+}
+
+/// Length of the frame [`frag_needed`] writes for a quote of `quote` bytes.
+pub(crate) const fn frag_needed_len(quote: usize) -> usize {
+    ETH_LEN + IP_LEN + ICMP_LEN + quote
+}
+
+/// Writes into `out` ([`frag_needed_len`] of `frame.len() - ETH_LEN`
+/// bytes) the ICMP "fragmentation needed" (RFC 1191) that answers `frame`
+/// (its Ethernet header, then the quote, see [`df_quote_len`]) with a
+/// next-hop MTU of `mtu`: from the frame's destination, to its sender, as a
+/// tunnel endpoint answers a packet its tunnel cannot carry
+/// (`iptunnel_pmtud_build_icmp`).
+pub(crate) fn frag_needed(out: &mut [u8], frame: &[u8], mtu: u16) {
+    let quote = &frame[ETH_LEN..];
+    out[..6].copy_from_slice(&frame[6..12]);
+    out[6..12].copy_from_slice(&frame[..6]);
+    out[12..14].copy_from_slice(&ETH_P_IP.to_be_bytes());
+    let ip = &mut out[ETH_LEN..];
+    let total = (IP_LEN + ICMP_LEN + quote.len()) as u16;
+    ip[0] = 0x45;
+    ip[1] = 0xc0;
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 1;
+    ip[12..16].copy_from_slice(&quote[16..20]);
+    ip[16..20].copy_from_slice(&quote[12..16]);
+    let sum = checksum(&ip[..IP_LEN]);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    let icmp = &mut ip[IP_LEN..];
+    icmp[0] = 3;
+    icmp[1] = 4;
+    icmp[6..8].copy_from_slice(&mtu.to_be_bytes());
+    icmp[ICMP_LEN..ICMP_LEN + quote.len()].copy_from_slice(quote);
+    let sum = checksum(&icmp[..ICMP_LEN + quote.len()]);
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+}
+
+/// The Internet checksum (RFC 1071) of `b`, whose checksum field is 0.
+fn checksum(b: &[u8]) -> u16 {
+    let mut sum: u32 = b
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
 /// The card's Geneve option, sent only inside sealed packets: the frame's
 /// checksum and segmentation offload state (Documentation/vpc.rst). Class
 /// 0xFFF0 is in RFC 8926's experimental range; the type has the critical

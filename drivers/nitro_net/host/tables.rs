@@ -3,7 +3,11 @@
 //! What a host's lock protects: its ports, its mapping table and its
 //! peers' keys, and the lookups the data path makes in them.
 
-use super::{counters::PortCounter, tx::Tx, Host, Port};
+use super::{
+    counters::PortCounter,
+    tx::{Seal, Tx},
+    Host, Port,
+};
 use crate::{
     gcm::GcmKey,
     replay::Replay,
@@ -193,10 +197,10 @@ impl Host {
         })
     }
 
-    /// Where a unicast frame to `dst` in `vpc` goes; for a Nitro peer, takes
-    /// the next counter of the current key.
+    /// Where a unicast frame to `dst` in `vpc` goes (a Nitro peer only if
+    /// the host has its key: the counters are taken by [`Host::seal`]).
     pub(super) fn lookup(&self, vpc: u32, dst: &[u8; 6]) -> Tx {
-        let mut tables = self.tables.lock();
+        let tables = self.tables.lock();
         if let Some(p) = tables.ports.iter().find(|p| p.vpc == vpc && p.mac == *dst) {
             return Tx::Local(p.clone());
         }
@@ -208,20 +212,25 @@ impl Host {
         else {
             return Tx::Drop(PortCounter::NoMapping);
         };
-        if !m.nitro {
-            return Tx::Remote(m.underlay, None);
-        }
-        let Some(peer) = tables.peers.iter_mut().find(|p| p.addr == m.underlay) else {
-            return Tx::Drop(PortCounter::NoKey);
-        };
-        let s = &mut peer.cur;
-        if s.next == u64::MAX {
-            // Never reuse a nonce: this key seals no more.
+        if m.nitro && !tables.peers.iter().any(|p| p.addr == m.underlay) {
             return Tx::Drop(PortCounter::NoKey);
         }
-        let counter = s.next;
-        s.next += 1;
-        Tx::Remote(m.underlay, Some((s.key.clone(), s.epoch, counter)))
+        Tx::Remote(m.underlay, m.nitro)
+    }
+
+    /// What seals the next `n` datagrams to the Nitro peer `peer`: its
+    /// current key and `n` counters of it, in order. `None` if the host
+    /// has no key for it, or the key has fewer counters left (a nonce is
+    /// never used twice: such a key seals no more).
+    pub(super) fn seal(&self, peer: u32, n: u64) -> Option<Seal> {
+        let mut tables = self.tables.lock();
+        let s = &mut tables.peers.iter_mut().find(|p| p.addr == peer)?.cur;
+        // Counters `next` to `end - 1`, none of them `u64::MAX`: `next`
+        // reaching the maximum means the key is spent.
+        let end = s.next.checked_add(n).filter(|_| n > 0)?;
+        let seal = Seal::new(s.key.clone(), s.epoch, s.next, end);
+        s.next = end;
+        Some(seal)
     }
 
     /// The key of `epoch` shared with `peer`.
