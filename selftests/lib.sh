@@ -160,6 +160,12 @@ vol_attach() {
 	[ -b "/dev/$disk" ] && echo "$disk"
 }
 
+# frags NS: IpFragCreates + IpReasmReqds of namespace NS (the counters nstat
+# shows, from /proc/net/snmp): IPv4 fragments made or reassembled there.
+frags() {
+	timeout 20 ip netns exec "$1" awk '/^Ip:/ { if (!h) { for (i = 1; i <= NF; i++) n[i] = $i; h = 1 } else for (i = 1; i <= NF; i++) if (n[i] == "FragCreates" || n[i] == "ReasmReqds") s += $i } END { print s + 0 }' /proc/net/snmp
+}
+
 # Opens the boot gate by vouching for the current measurements (trust on
 # first use: the firmware selftests check the measurements themselves).
 open_gate() {

@@ -25,7 +25,7 @@
 # shellcheck disable=SC2016,SC2034
 source "$(dirname "$0")/../lib.sh"
 
-ktap_header 43
+ktap_header 45
 here=$(cd "$(dirname "$0")" && pwd)
 wire=$here/wire.py
 w=$(mktemp -d /tmp/nitro-net.XXXXXX)
@@ -120,10 +120,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# cap_start NS IF FILE: tcpdump of UDP port 6081 on IF, until cap_stop.
+# cap_start NS IF FILE [SNAP]: tcpdump of UDP port 6081 on IF, until cap_stop;
+# with SNAP, SNAP bytes of each packet, ICMP, and IPv4 fragments of any kind.
 cap_start() {
 	rm -f "$3" "$3.err"
-	timeout 300 ip netns exec "$1" tcpdump -Z root --immediate-mode -i "$2" -U -s 0 -w "$3" udp port 6081 2>"$3.err" &
+	local filter="udp port 6081"
+	# Headers only: the IPv4 fragments too, to see that there are none.
+	[ "${4:-0}" = 0 ] || filter="$filter or icmp or (ip[6:2] & 0x3fff) != 0"
+	timeout 300 ip netns exec "$1" tcpdump -Z root --immediate-mode -i "$2" -U -s "${4:-0}" -w "$3" "$filter" 2>"$3.err" &
 	cap_pid=$!
 	for _ in $(seq 100); do
 		grep -q "listening on" "$3.err" 2>/dev/null && return 0
@@ -190,11 +194,11 @@ ip -n hA link set ulB netns hB
 ip -n hA link add ulP type veth peer name ulQ
 ip -n hA link set ulQ netns hP
 ip -n hA addr add 192.0.2.1/24 dev ulA
-ip -n hA link set ulA mtu 9200 up
+ip -n hA link set ulA mtu 9001 up
 ip -n hB addr add 192.0.2.2/24 dev ulB
 # An address of hB that is no host: a source the table knows nothing of.
 ip -n hB addr add 192.0.2.9/24 dev ulB
-ip -n hB link set ulB mtu 9200 up
+ip -n hB link set ulB mtu 9001 up
 ip -n hA addr add 198.51.100.1/24 dev ulP
 ip -n hA link set ulP mtu 9200 up
 ip -n hP addr add 198.51.100.2/24 dev ulQ
@@ -284,7 +288,7 @@ sleep 0.3
 ok '[ "$(ec gA1 enia1 tx_unsupported)" -ge $((un0 + 2)) ] && [ "$(st gA2 enia2 rx_packets)" -eq "$rx0" ]' \
 	"an IPv6 frame and an IPv4 broadcast: dropped (tx_unsupported), a2 receives nothing"
 
-# 16-21: two Nitro hosts: mappings, then keys.
+# 16-23: two Nitro hosts: mappings, then keys.
 m=0
 nctl map set --host "$hA" --vpc 42 --ip 10.1.0.3 --mac $MB1 --underlay 192.0.2.2 --nitro >/dev/null || m=1
 nctl map set --host "$hA" --vpc 42 --ip 10.1.0.9 --mac $MP --underlay 198.51.100.2 >/dev/null || m=1
@@ -308,40 +312,71 @@ s0=$(hc "$hA" tx_sealed) r0=$(hc "$hA" rx_sealed) bs0=$(hc "$hB" tx_sealed) br0=
 replies gA1 10.1.0.3 3; rc2=$?
 ok '[ $rc = 0 ] && [ $rc2 = 0 ] && [ "$(hc "$hB" peers)" -eq 1 ] && [ "$(hc "$hA" tx_sealed)" -ge $((s0 + 3)) ] && [ "$(hc "$hA" rx_sealed)" -ge $((r0 + 3)) ] && [ "$(hc "$hB" tx_sealed)" -ge $((bs0 + 3)) ] && [ "$(hc "$hB" rx_sealed)" -ge $((br0 + 3)) ] && [ "$(ec gA1 enia1 tx_sealed)" -ge $((es0 + 3)) ]' \
 	"the same key and epoch on both: ping gA1 -> gB1 across hosts; tx_sealed and rx_sealed rise on both hosts"
-# The underlay's MTU is 9200: a super-packet's datagram goes out in pieces
-# cut where IP fragments it (sent as they are), and every one opens.
-s0=$(hc "$hA" tx_sealed) ba0=$(hc "$hB" rx_bad_auth) bm0=$(hc "$hB" rx_malformed)
-iperf gB1 gA1 10.1.0.3 "$w/iperf.json"; rc=$?
-ok '[ $rc = 0 ] && js "d[\"end\"][\"sum_received\"][\"bytes\"] > 0" <"$w/iperf.json" && [ "$(hc "$hA" tx_sealed)" -gt $((s0 + 100)) ] && [ "$(hc "$hB" rx_bad_auth)" -eq "$ba0" ] && [ "$(hc "$hB" rx_malformed)" -eq "$bm0" ]' \
-	"iperf3 TCP for 2 s from gA1 to gB1 across the sealed underlay, nothing refused ($(iperf_says "$w/iperf.json"))"
-# A small underlay MTU: each sealed super-packet is sent linear (it would
-# take more than 8 pieces) and IP copies it into many fragments; the card
-# opens it from the reassembled pieces (more than a scatterlist takes:
-# linearised first).
-# ipfrag NS: the IP fragmentation counters of namespace NS (/proc/net/snmp),
-# for the diagnostics: what IP did with the pieces on either side.
-ipfrag() {
-	ip netns exec "$1" awk '/^Ip:/ { if (!h) { for (i = 1; i <= NF; i++) n[i] = $i; h = 1 } else for (i = 1; i <= NF; i++) if (n[i] ~ /^(Reasm|Frag)/) printf "%s %s ", n[i], $i }' /proc/net/snmp
+# No IP fragment on the underlay (RFC 8900, RFC 8085): every datagram fits
+# its route's MTU and carries DF; a super-packet is cut into smaller sealed
+# ones. The fragment counters (frags, lib.sh) of both hosts must not move.
+# fits_run MTU NAME: iperf3 gA1 -> gB1 with the A-B underlay at MTU, captured
+# on host A; sets rc, crc, fa, fb (fragment counters moved), sealed (rx_sealed
+# on B), bad (rx_bad_auth + rx_malformed on B).
+fits_run() {
+	local s0 b0 fa0 fb0
+	tip -n hA link set ulA mtu "$1" && tip -n hB link set ulB mtu "$1"
+	s0=$(hc "$hB" rx_sealed) b0=$(($(hc "$hB" rx_bad_auth) + $(hc "$hB" rx_malformed)))
+	fa0=$(frags hA) fb0=$(frags hB)
+	cap_start hA ulA "$w/$2.pcap" 64; crc=$?
+	iperf gB1 gA1 10.1.0.3 "$w/$2.json"; rc=$?
+	cap_stop
+	fa=$(($(frags hA) - fa0)) fb=$(($(frags hB) - fb0))
+	sealed=$(($(hc "$hB" rx_sealed) - s0)) bad=$(($(hc "$hB" rx_bad_auth) + $(hc "$hB" rx_malformed) - b0))
 }
-s0=$(hc "$hB" rx_sealed) ba0=$(hc "$hB" rx_bad_auth) bm0=$(hc "$hB" rx_malformed)
-as0=$(hc "$hA" tx_sealed) ae0=$(hc "$hA" tx_errors) bb0=$(hc "$hB" rx_backlog)
-tip -n hA link set ulA mtu 1280 && tip -n hB link set ulB mtu 1280; mrc=$?
-iperf gB1 gA1 10.1.0.3 "$w/iperf-frag.json"; rc=$?
-tip -n hA link set ulA mtu 9200; tip -n hB link set ulB mtu 9200
-ok '[ $mrc = 0 ] && [ $rc = 0 ] && js "d[\"end\"][\"sum_received\"][\"bytes\"] > 100000" <"$w/iperf-frag.json" && [ "$(hc "$hB" rx_sealed)" -gt $((s0 + 10)) ] && [ "$(hc "$hB" rx_bad_auth)" -eq "$ba0" ] && [ "$(hc "$hB" rx_malformed)" -eq "$bm0" ]' \
-	"iperf3 across an underlay of MTU 1280: super-packets fragmented and reassembled open ($(iperf_says "$w/iperf-frag.json"); rx_sealed +$(($(hc "$hB" rx_sealed) - s0)), bad_auth +$(($(hc "$hB" rx_bad_auth) - ba0)), malformed +$(($(hc "$hB" rx_malformed) - bm0)))"
-# What each side did, whatever the result (a failure above shows where the
-# datagrams went: not sealed, not sent, not reassembled, or not opened).
-echo "# MTU 1280: host A tx_sealed +$(($(hc "$hA" tx_sealed) - as0)), tx_errors +$(($(hc "$hA" tx_errors) - ae0)); host B rx_backlog +$(($(hc "$hB" rx_backlog) - bb0)); hA IP: $(ipfrag hA); hB IP: $(ipfrag hB); free pages by order: $(awk '/Normal/ { $1 = $2 = $3 = $4 = ""; print }' /proc/buddyinfo)"
+fits_run 9001 fit9001
+ok '[ $rc = 0 ] && [ $crc = 0 ] && js "d[\"end\"][\"sum_received\"][\"bytes\"] > 100000" <"$w/fit9001.json" && [ $sealed -gt 100 ] && [ $bad = 0 ] && [ $fa = 0 ] && [ $fb = 0 ] && python3 "$wire" fits "$w/fit9001.pcap" 192.0.2.1 192.0.2.2 9001' \
+	"iperf3 TCP from gA1 to gB1, sealed underlay of MTU 9001: no IP fragment on either host (IpFragCreates and IpReasmReqds +$fa, +$fb), every datagram DF and at most 9001 bytes, nothing refused ($(iperf_says "$w/fit9001.json"); rx_sealed +$sealed)"
+fits_run 1500 fit1500
+ok '[ $rc = 0 ] && [ $crc = 0 ] && js "d[\"end\"][\"sum_received\"][\"bytes\"] > 100000" <"$w/fit1500.json" && [ $sealed -gt 100 ] && [ $bad = 0 ] && [ $fa = 0 ] && [ $fb = 0 ] && python3 "$wire" fits "$w/fit1500.pcap" 192.0.2.1 192.0.2.2 1500' \
+	"the same over an underlay of MTU 1500 (super-packets cut below the guest's segment size): no IP fragment (+$fa, +$fb), every datagram DF and at most 1500 bytes ($(iperf_says "$w/fit1500.json"); rx_sealed +$sealed)"
+# A packet with DF that no datagram carries whole: the guest is told the
+# size that fits (1500 - 80 of the card's - 14 of Ethernet), as behind a
+# tunnel, and its stack keeps to it.
+# (TCP's own frames above may have taught it already: forgotten first.)
+tip -n gA1 route flush cache
+big=$(gx gA1 "${PING[@]}" -M "do" -c 1 -w 3 -s 1472 10.1.0.3 2>&1 | grep -m1 -o "Frag needed.*")
+pmtu=$(gx gA1 ip route get 10.1.0.3 | sed -En 's/.* mtu ([0-9]+).*/\1/p')
+replies gA1 10.1.0.3 2 -M "do" -s 1378; rc=$?
+ok '[[ $big == *"mtu = 1406"* ]] && [ "$pmtu" = 1406 ] && [ $rc = 0 ]' \
+	"ping -M do -s 1472 over an underlay of 1500: ICMP fragmentation needed, mtu 1406, to the guest (ping: ${big:-nothing}; route cache: mtu ${pmtu:-none}); -s 1378 gets its replies (rc $rc)"
+tip -n gA1 route flush cache
+tip -n hA link set ulA mtu 9001; tip -n hB link set ulB mtu 9001
+# Path MTU discovery on the underlay: a router's "fragmentation needed"
+# (mtu 1400) about host A's datagrams, sent while iperf3 runs, becomes the
+# route's MTU; the connection goes on, in datagrams that fit.
+# The ICMP's sender starts first and sends on cue, 2 s into the run.
+fa0=$(frags hA)
+coproc icmp { gx hB python3 "$wire" frag-needed 192.0.2.2 192.0.2.1 192.0.2.2 1400 on-cue; }
+icmp_pid=$icmp_PID
+read -r -t 60 ready <&"${icmp[0]}"
+cap_start hA ulA "$w/pmtu.pcap" 64; crc=$?
+iperf gB1 gA1 10.1.0.3 "$w/pmtu.json" -t 8 &
+cli=$!
+sleep 2
+if [ "$ready" = ready ]; then echo go >&"${icmp[1]}"; else kill "$icmp_pid"; fi
+wait "$icmp_pid"; irc=$?
+sleep 0.5
+pmtu=$(gx hA ip route get 192.0.2.2 | sed -En 's/.* mtu ([0-9]+).*/\1/p')
+wait $cli; rc=$?
+cap_stop
+ok '[ "$ready" = ready ] && [ $irc = 0 ] && [ "$pmtu" = 1400 ] && [ $rc = 0 ] && [ $crc = 0 ] && js "d[\"end\"][\"sum_received\"][\"bytes\"] > 100000" <"$w/pmtu.json" && [ $(($(frags hA) - fa0)) = 0 ] && python3 "$wire" fits "$w/pmtu.pcap" 192.0.2.1 192.0.2.2 1400 after-icmp' \
+	"ICMP fragmentation needed (mtu 1400) from the underlay under iperf3: the route's MTU becomes ${pmtu:-unchanged}, iperf3 goes on to the end ($(iperf_says "$w/pmtu.json")), the datagrams after it at most 1400 bytes, no fragment"
+tip -n hA route flush cache
 
-# 22-26: on the wire.
+# 24-28: on the wire.
 cap_start hA ulA "$w/ab.pcap"; crc=$?
 replies gA1 10.1.0.3 5 -i 0.2 -s 1000 -p 5a; rc=$?
 cap_stop
 ok '[ $crc = 0 ] && [ $rc = 0 ] && ! python3 "$wire" marker "$w/ab.pcap" && python3 "$wire" check-sealed "$w/ab.pcap" 192.0.2.1 192.0.2.2 1 1082 5 >/dev/null' \
 	"between Nitro hosts the underlay carries no plaintext: the ping payload marker is not in the capture of the A-B veth"
 ok 'python3 "$wire" check-sealed "$w/ab.pcap" 192.0.2.1 192.0.2.2 1 1082 5 && python3 "$wire" check-sealed "$w/ab.pcap" 192.0.2.2 192.0.2.1 1 1082 5' \
-	"sealed format both ways: 0xC1, epoch 1, counters never reused, 32 bytes over plain Geneve (1082 for 1042), TTL 64, DF clear, UDP checksum 0"
+	"sealed format both ways: 0xC1, epoch 1, counters never reused, 32 bytes over plain Geneve (1082 for 1042), TTL 64, DF set, UDP checksum 0"
 tp0=$(hc "$hA" tx_plain) rp0=$(hc "$hA" rx_plain) etp0=$(ec gA1 enia1 tx_plain)
 cap_start hA ulP "$w/ap.pcap"; crc=$?
 replies gA1 10.1.0.9 5 -i 0.2 -s 1000 -p 5a; rc=$?
@@ -358,7 +393,7 @@ iperf hP gA1 10.1.0.9 "$w/iperf-plain.json"; rc=$?
 ok '[ $rc = 0 ] && js "d[\"end\"][\"sum_received\"][\"bytes\"] > 100000" <"$w/iperf-plain.json" && [ "$(hc "$hA" tx_plain)" -gt $((tp0 + 50)) ]' \
 	"iperf3 TCP from gA1 to the stock geneve peer: super-packets cut into frames with finished checksums ($(iperf_says "$w/iperf-plain.json"))"
 
-# 27-32: what host A's socket refuses, sent from the underlay.
+# 29-34: what host A's socket refuses, sent from the underlay.
 na0=$(hc "$hA" rx_not_allowed) rp0=$(hc "$hA" rx_plain) rx0=$(st gA1 enia1 rx_packets)
 gx hB python3 "$wire" plain 192.0.2.2 192.0.2.1 42 $MB1 $MA1 10.1.0.3 10.1.0.1 >/dev/null
 gx hB python3 "$wire" plain 192.0.2.9 192.0.2.1 42 $MB1 $MA1 10.1.0.3 10.1.0.1 >/dev/null
@@ -394,7 +429,7 @@ sleep 0.3
 ok '[ "$(hc "$hA" rx_no_key)" -ge $((nk0 + 1)) ] && replies gA1 10.1.0.3 2' \
 	"a sealed packet naming an epoch host A has no key for: rx_no_key; traffic still flows after all that"
 
-# 33-35: key rotation under traffic.
+# 35-37: key rotation under traffic.
 cap_start hA ulA "$w/rot.pcap"; crc=$?
 gx gA1 "${PING[@]}" -q -i 0.01 -c 500 -w 40 10.1.0.3 >"$w/rot.out" 2>&1 &
 pp=$!
@@ -437,7 +472,7 @@ out=$(nctl host key "$hA" --peer 192.0.2.2 --epoch 2 --key-file "$w/k1" 2>&1); r
 ok '[ $rc = 1 ] && replies gA1 10.1.0.3 2' \
 	"host key with an old epoch: exit 1 (ESTALE), the current key stays ($(head -1 <<<"$out"))"
 
-# 36-37: anti-spoofing.
+# 38-39: anti-spoofing.
 sp0=$(ec gA1 enia1 tx_spoofed) dr0=$(st gA1 enia1 tx_dropped)
 tip -n gA1 addr add 10.1.0.100/24 dev enia1
 no_reply gA1 10.1.0.2 -I 10.1.0.100; rc=$?
@@ -462,7 +497,7 @@ sleep 0.5
 ok '[ "$sp1" -ge $((sp0 + 3)) ] && [ "$rx1" -eq "$rx0" ] && [ $changed = 0 ] && [ "$mac_now" = 02:00:00:0a:00:99 ] && [ $r_changed = 0 ] && [ "$sp2" -gt "$sp1" ] && [ $restored = 0 ] && replies gA1 10.1.0.2 2' \
 	"frames with a forged source MAC or ARP sender: dropped (tx_spoofed); the guest's MAC changed live (accepted: $([ $changed = 0 ] && echo yes || echo no)): nothing gets through; restored, it works"
 
-# 38-43: the lifecycle under traffic.
+# 40-45: the lifecycle under traffic.
 out=$(nctl host delete "$hA" 2>&1); rc=$?
 ok '[ $rc = 1 ] && [ "$(hc "$hA" enis)" -eq 3 ] && replies gA1 10.1.0.3 1' \
 	"host delete of a host with ENIs: exit 1 (EBUSY), the host goes on ($(head -1 <<<"$out"))"

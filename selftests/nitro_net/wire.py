@@ -21,6 +21,13 @@ Diagnostics go to stderr as KTAP comments.
   wire.py frame DEV ipv6 DST_MAC SRC_MAC
   wire.py frame DEV arp ETH_SRC SENDER_MAC SENDER_IP TARGET_IP
   wire.py frame DEV bcast SRC_MAC SRC_IP
+  wire.py fits PCAP SRC DST MTU [after-icmp]   exit 0 if 100 or more SRC->DST datagrams, all
+                                               with DF and at most MTU long, and no fragment
+                                               (after-icmp: those sent after an ICMP
+                                               "fragmentation needed" in the capture)
+  wire.py frag-needed SRC DST QUOTED_DST MTU [on-cue]
+                                               ICMP "fragmentation needed" to DST about
+                                               a datagram DST sent to QUOTED_DST
 
 The sending commands print how many datagrams or frames they sent.
 """
@@ -81,8 +88,10 @@ def geneve(vni, frame):
     return struct.pack("!BBHI", 0, 0, 0x6558, vni << 8) + frame
 
 
-def packets(path):
-    """UDP/IPv4 packets of a pcap file (Ethernet or Linux cooked), as dicts."""
+def packets(path, fragments=None, frag_needed=None):
+    """UDP/IPv4 packets of a pcap file (Ethernet or Linux cooked), as dicts;
+    the lengths of IPv4 fragments go to the list `fragments` if given, the
+    times of ICMP "fragmentation needed" messages to `frag_needed`."""
     with open(path, "rb") as f:
         d = f.read()
     if len(d) < 24:
@@ -96,7 +105,8 @@ def packets(path):
     link = struct.unpack(e + "I", d[20:24])[0] & 0xFFFF
     off = 24
     while off + 16 <= len(d):
-        incl = struct.unpack(e + "I", d[off + 8:off + 12])[0]
+        sec, usec, incl = struct.unpack(e + "III", d[off:off + 12])
+        ts = sec + usec / 1e6
         pkt = d[off + 16:off + 16 + incl]
         off += 16 + incl
         if link == 1:  # Ethernet
@@ -105,11 +115,17 @@ def packets(path):
             etype, ip = pkt[14:16], pkt[16:]
         else:
             continue
+        if etype == b"\x08\x00" and len(ip) >= 22 and ip[9] == 1 and frag_needed is not None:
+            ihl = (ip[0] & 15) * 4
+            if ip[ihl:ihl + 2] == b"\x03\x04":
+                frag_needed.append(ts)
         if etype != b"\x08\x00" or len(ip) < 28 or ip[0] >> 4 != 4 or ip[9] != 17:
             continue
         ihl = (ip[0] & 15) * 4
         total, frag = struct.unpack("!HH", ip[2:4] + ip[6:8])
         if frag & 0x1FFF or frag & 0x2000:
+            if fragments is not None:
+                fragments.append(total)
             continue  # a fragment: not what the card sends
         end = min(total, len(ip)) if total else len(ip)
         u = ip[ihl:end]
@@ -119,7 +135,7 @@ def packets(path):
         yield {
             "src": socket.inet_ntoa(ip[12:16]), "dst": socket.inet_ntoa(ip[16:20]),
             "ttl": ip[8], "df": bool(frag & 0x4000), "sport": sport, "dport": dport,
-            "csum": uc, "payload": u[8:],
+            "csum": uc, "payload": u[8:], "len": total, "ts": ts,
         }
 
 
@@ -135,8 +151,8 @@ def sealed(path, src, dst):
 def check_common(p, bad):
     if p["ttl"] != 64:
         bad.add("outer TTL %d, not 64" % p["ttl"])
-    if p["df"]:
-        bad.add("outer DF set")
+    if not p["df"]:
+        bad.add("outer DF clear (the card's datagrams are never fragmented)")
     if p["csum"] != 0:
         bad.add("UDP checksum %#x, not 0 (the card sends none)" % p["csum"])
 
@@ -197,6 +213,40 @@ def check_plain(path, src, dst, vni, length, minimum, in_dst, in_src):
     for b in sorted(bad):
         note("%s->%s: %s" % (src, dst, b))
     return not bad
+
+
+def sizes(path, src, dst, after_icmp=False):
+    """What the datagrams src -> dst of a capture (snap length 64 is enough)
+    say of fragmentation: how many, the largest IPv4 length, how many
+    without DF, and how many IPv4 fragments of any kind were seen. With
+    after_icmp, only the datagrams sent 0.1 s or more after the first ICMP
+    "fragmentation needed" of the capture count (none if there is none)."""
+    frags, icmp = [], []
+    ps = [p for p in packets(path, frags, icmp) if p["src"] == src and p["dst"] == dst]
+    if ps and icmp:
+        note("the first ICMP came %.1f s into %.1f s of datagrams"
+             % (icmp[0] - ps[0]["ts"], ps[-1]["ts"] - ps[0]["ts"]))
+    if after_icmp:
+        ps = [p for p in ps if icmp and p["ts"] >= icmp[0] + 0.1]
+    note("%s -> %s: %d datagrams%s, largest %d, %d without DF, %d fragments, %d ICMP fragmentation needed"
+         % (src, dst, len(ps), " after the ICMP" if after_icmp else "",
+            max([p["len"] for p in ps] or [0]), sum(not p["df"] for p in ps), len(frags), len(icmp)))
+    return ps, frags
+
+
+def frag_needed(src, dst, quoted_dst, mtu):
+    """An ICMP "fragmentation needed" (RFC 1191), from src (a router of the
+    underlay) to dst, about a Geneve datagram dst sent to quoted_dst: its
+    IPv4 header (DF) and UDP header, as a router quotes them."""
+    q = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 9000, 0, 0x4000, 63, 17, 0,
+                    socket.inet_aton(dst), socket.inet_aton(quoted_dst))
+    q = q[:10] + struct.pack("!H", csum(q)) + q[12:] + struct.pack("!HHHH", 40000, PORT, 8980, 0)
+    m = struct.pack("!BBHHH", 3, 4, 0, 0, mtu) + q
+    m = m[:2] + struct.pack("!H", csum(m)) + m[4:]
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    s.bind((src, 0))
+    s.sendto(m, (dst, 0))
+    print(1)
 
 
 def send(src, dst, payloads):
@@ -277,6 +327,19 @@ def main(a):
         send(a[4], a[5], [pl[:4] + struct.pack("!I", int(a[6])) + pl[8:]])
     elif cmd == "frame":
         frame(a[1], a[2], a[3:])
+    elif cmd == "fits":
+        # fits PCAP SRC DST MTU [after-icmp]: at least 100 datagrams src -> dst
+        # seen (sent after the ICMP), none above MTU, all with DF, and no
+        # fragment at all.
+        ps, frags = sizes(a[1], a[2], a[3], a[5:6] == ["after-icmp"])
+        sys.exit(0 if len(ps) >= 100 and not frags and all(p["df"] and p["len"] <= int(a[4]) for p in ps) else 1)
+    elif cmd == "frag-needed":
+        if a[5:6] == ["on-cue"]:
+            # Started ahead (Python starts slowly under TCG): says it is
+            # ready, then sends when a line comes on stdin.
+            print("ready", flush=True)
+            sys.stdin.readline()
+        frag_needed(a[1], a[2], a[3], int(a[4]))
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
