@@ -22,7 +22,7 @@ TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 ifeq ($(NITRO_IN_DEVROOT)$(KDIR),)
 
 # Outside the dev root: run the same goals inside it.
-PASS := $(foreach v,RUN V CLIPPY INSTALL_MOD_PATH DESTDIR BENCH_RUNTIME BENCH_NET_PATHS BENCH_RPS BENCH_PERF BENCH_LAUNCHES MUTANTS,$(if $($(v)),$(v)='$($(v))'))
+PASS := $(foreach v,RUN V CLIPPY INSTALL_MOD_PATH DESTDIR BENCH_RUNTIME BENCH_NET_PATHS BENCH_NET_MTUS BENCH_RPS BENCH_PERF BENCH_LAUNCHES MUTANTS,$(if $($(v)),$(v)='$($(v))'))
 .DEFAULT_GOAL := all
 .PHONY: $(or $(MAKECMDGOALS),all)
 $(or $(MAKECMDGOALS),all):
@@ -100,7 +100,7 @@ bench: nitroctl nitro-hv
 	$(MAKE) -C $(BENCH_TREE) KDIR=$$($(TOP)/tools/kernel.sh path bench) LLVM=$(LLVM) modules
 	$(MAKE) -C $(BENCH_TREE)/tools/bench
 	$(BENCH_TREE)/tools/vm.sh $$($(TOP)/tools/kernel.sh path bench) \
-		run 'BENCH_RUNTIME=$(BENCH_RUNTIME) BENCH_NET_PATHS="$(BENCH_NET_PATHS)" \
+		run 'BENCH_RUNTIME=$(BENCH_RUNTIME) BENCH_NET_PATHS="$(BENCH_NET_PATHS)" BENCH_NET_MTUS="$(BENCH_NET_MTUS)" \
 		BENCH_RPS=$(BENCH_RPS) BENCH_PERF=$(BENCH_PERF) BENCH_LAUNCHES=$(BENCH_LAUNCHES) \
 		NITROCTL=$(NITROCTL) NITRO_HV=$(NITRO_HV) $(BENCH_TREE)/tools/bench/run.sh' | tee $(TOP)/build/bench.log
 
