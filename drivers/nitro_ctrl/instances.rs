@@ -15,7 +15,7 @@
 //! (to list an instance's devices), never the reverse.
 
 use crate::{
-    bus::{CardKind, DevName, EniSpec, Tag, VolumeKind, VolumeSpec},
+    bus::{Allowance, CardKind, DevName, EniSpec, Tag, VolumeKind, VolumeSpec},
     controller::Controller,
     kapi,
     lifecycle::{self, InstanceOp, InstanceState, InstanceType, Step, INSTANCE_TYPES},
@@ -426,6 +426,7 @@ pub(crate) fn create(ctrl: &Controller, new: NewInstance) -> Result<u64> {
                 device: DevName::new(lifecycle::INSTANCE_STORE_DEVICE.as_bytes()).ok_or(EINVAL)?,
                 instance: id,
                 flags: uapi::NITRO_ATTACH_DELETE_ON_TERMINATION,
+                allowance: Allowance::UNSET,
             };
             if let Err(e) = registry::change::<VolumeSpec>(ctrl, vol, Op::Attach, att) {
                 let _ = registry::change::<VolumeSpec>(ctrl, vol, Op::Delete, Attach::NONE);
@@ -771,6 +772,12 @@ pub(crate) fn attach<S: Device>(
             device: S::name_in_instance(device, index)?,
             instance,
             flags,
+            // An ENI's allowances default to its instance type's.
+            allowance: Allowance {
+                bw_in_bps: ty.bw_bps,
+                bw_out_bps: ty.bw_bps,
+                pps: ty.pps,
+            },
         };
         let used = registry::change::<S>(ctrl, id, Op::Attach, att)?;
         if running {

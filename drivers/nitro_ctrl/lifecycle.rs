@@ -161,9 +161,14 @@ pub struct InstanceType {
     pub max_enis: u32,
     /// Instance-store volume made with each instance (0: none).
     pub instance_store_bytes: u64,
+    /// Bandwidth allowance of its ENIs, each way, bits per second.
+    pub bw_bps: u64,
+    /// Packet-rate allowance of its ENIs, both ways together.
+    pub pps: u64,
 }
 
 const MIB: u64 = 1 << 20;
+const MBIT: u64 = 1_000_000;
 
 /// The instance types, the one table of them.
 pub const INSTANCE_TYPES: [InstanceType; 4] = [
@@ -175,6 +180,8 @@ pub const INSTANCE_TYPES: [InstanceType; 4] = [
         max_volumes: 2,
         max_enis: 1,
         instance_store_bytes: 0,
+        bw_bps: 250 * MBIT,
+        pps: 25_000,
     },
     InstanceType {
         name: "nitro.small",
@@ -184,6 +191,8 @@ pub const INSTANCE_TYPES: [InstanceType; 4] = [
         max_volumes: 4,
         max_enis: 2,
         instance_store_bytes: 0,
+        bw_bps: 500 * MBIT,
+        pps: 50_000,
     },
     InstanceType {
         name: "nitro.large",
@@ -193,6 +202,8 @@ pub const INSTANCE_TYPES: [InstanceType; 4] = [
         max_volumes: 8,
         max_enis: 4,
         instance_store_bytes: 0,
+        bw_bps: 1000 * MBIT,
+        pps: 100_000,
     },
     InstanceType {
         name: "nitrod.large",
@@ -202,6 +213,8 @@ pub const INSTANCE_TYPES: [InstanceType; 4] = [
         max_volumes: 8,
         max_enis: 4,
         instance_store_bytes: 1024 * MIB,
+        bw_bps: 1000 * MBIT,
+        pps: 100_000,
     },
 ];
 

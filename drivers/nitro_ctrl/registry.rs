@@ -12,7 +12,7 @@
 
 use crate::{
     bus::{
-        self, Attachment, CardHandle, CardKind, CardName, DevName, EniSpec, Request, Tag,
+        self, Allowance, Attachment, CardHandle, CardKind, CardName, DevName, EniSpec, Request, Tag,
         VolumeSpec,
     },
     controller::Controller,
@@ -55,6 +55,19 @@ pub(crate) struct Obj<S: Copy> {
     pub(crate) card: u64,
     /// Name of its card.
     pub(crate) card_name: CardName,
+    /// An ENI attached to an instance: the allowances of the instance's
+    /// type, which apply where its own are unset.
+    pub(crate) type_allowance: Allowance,
+}
+
+impl Obj<EniSpec> {
+    /// The allowances the card enforces on the ENI now.
+    pub(crate) fn allowance_enforced(&self) -> Allowance {
+        if self.state != State::Attached {
+            return Allowance::UNSET;
+        }
+        self.spec.allowance.or(self.type_allowance).enforced()
+    }
 }
 
 /// The per-kind part of the registry.
@@ -88,6 +101,10 @@ pub(crate) trait Spec: Copy + Send + Unpin + 'static {
         f: impl FnOnce(&mut Table<Self>) -> Result<R>,
     ) -> Result<R> {
         f(&mut Self::table(registry).lock())
+    }
+    /// An ENI's allowances as set (volumes have none).
+    fn allowance(&self) -> Allowance {
+        Allowance::UNSET
     }
     /// Records what the card said it did when it created the object.
     fn placed(&mut self, reply: &bus::Reply) {
@@ -292,6 +309,9 @@ impl Spec for EniSpec {
     fn table(registry: &Registry) -> &Mutex<Table<Self>> {
         &registry.enis
     }
+    fn allowance(&self) -> Allowance {
+        self.allowance
+    }
     fn placed(&mut self, reply: &bus::Reply) {
         // Host 0 asked the card to choose: remember the host it chose.
         if let bus::Reply::Host(host) = reply {
@@ -331,6 +351,7 @@ pub(crate) fn create<S: Spec>(ctrl: &Controller, mut spec: S) -> Result<u64> {
             host_name: DevName::EMPTY,
             card: card.id(),
             card_name: *card.name(),
+            type_allowance: Allowance::UNSET,
         };
         if let Err(e) = t.objs.try_create_and_insert(id, obj, GFP_KERNEL) {
             spec.release(&mut t.index);
@@ -349,6 +370,7 @@ pub(crate) fn create<S: Spec>(ctrl: &Controller, mut spec: S) -> Result<u64> {
     let none = Attachment {
         device: DevName::EMPTY,
         instance: 0,
+        allowance: Allowance::UNSET,
     };
     let result = card.request(&spec.request(None, &none));
     // Record the answer before letting go of the card: if it leaves the bus
@@ -380,6 +402,8 @@ pub(crate) struct Attach {
     pub(crate) instance: u64,
     /// `NITRO_ATTACH_*` flags.
     pub(crate) flags: u32,
+    /// An ENI's allowances where its own are unset: its instance type's.
+    pub(crate) allowance: Allowance,
 }
 
 impl Attach {
@@ -388,6 +412,7 @@ impl Attach {
         device: DevName::EMPTY,
         instance: 0,
         flags: 0,
+        allowance: Allowance::UNSET,
     };
 
     /// An attachment to the host itself under `device`.
@@ -396,6 +421,7 @@ impl Attach {
             device,
             instance: 0,
             flags: 0,
+            allowance: Allowance::UNSET,
         }
     }
 }
@@ -427,6 +453,7 @@ pub(crate) fn change<S: Spec>(ctrl: &Controller, id: u64, op: Op, att: Attach) -
             o.device = att.device;
             o.instance = att.instance;
             o.flags = att.flags;
+            o.type_allowance = att.allowance;
         }
         Ok((obj.spec, begin, obj.card))
     })?;
@@ -437,6 +464,7 @@ pub(crate) fn change<S: Spec>(ctrl: &Controller, id: u64, op: Op, att: Attach) -
             att.device
         },
         instance: att.instance,
+        allowance: spec.allowance().or(att.allowance).enforced(),
     };
     let (result, card) = if begin.ask_card {
         match ctrl.bus.card(card_id) {
@@ -484,6 +512,7 @@ pub(crate) fn change<S: Spec>(ctrl: &Controller, id: u64, op: Op, att: Attach) -
                     o.flags = 0;
                     o.disk = (0, 0);
                     o.host_name = DevName::EMPTY;
+                    o.type_allowance = Allowance::UNSET;
                 }
                 if !lost {
                     o.state = next;
@@ -575,6 +604,45 @@ pub(crate) fn wipe(ctrl: &Controller, id: u64) -> Result {
             t.get_mut(id)?.disk = (major, minor);
             Ok(())
         })?;
+    }
+    Ok(())
+}
+
+/// Sets ENI `id`'s allowances to `a` (`NITRO_IOC_ENI_ALLOWANCE`) and, if it
+/// is attached, has its card enforce them at once. Refused with `EBUSY`
+/// while the ENI changes state. If the card refuses, the old setting is
+/// put back (unless a newer one came meanwhile).
+pub(crate) fn set_allowance(ctrl: &Controller, id: u64, a: Allowance) -> Result {
+    let (old, spec, enforce, card_id) = EniSpec::with_table(&ctrl.registry, |t| {
+        let o = t.get_mut(id)?;
+        let attached = match o.state {
+            State::Available => false,
+            State::Attached => true,
+            State::CardLost => return Err(ENODEV),
+            _ => return Err(EBUSY),
+        };
+        let old = o.spec.allowance;
+        o.spec.allowance = a;
+        o.spec.allowance_gen += 1;
+        Ok((old, o.spec, attached.then(|| o.allowance_enforced()), o.card))
+    })?;
+    let Some(enforce) = enforce else {
+        return Ok(());
+    };
+    let r = ctrl
+        .bus
+        .card(card_id)
+        .and_then(|card| card.request(&Request::SetAllowance(&spec, &enforce)));
+    if let Err(e) = r {
+        EniSpec::with_table(&ctrl.registry, |t| {
+            if let Ok(o) = t.get_mut(id) {
+                if o.spec.allowance_gen == spec.allowance_gen {
+                    o.spec.allowance = old;
+                }
+            }
+            Ok(())
+        })?;
+        return Err(e);
     }
     Ok(())
 }

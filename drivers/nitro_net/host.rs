@@ -7,6 +7,7 @@
 //!
 //! - `host/counters.rs`: the ENI's counters (`ethtool -S`);
 //! - `host/port.rs`: an attached ENI as the data path sees it;
+//! - `host/allowance.rs`: its allowances (token buckets);
 //! - `host/tables.rs`: ports, mapping entries and peer keys, and their
 //!   lookups;
 //! - `host/tx.rs`: the transmit path and the host's transmit worker;
@@ -42,6 +43,7 @@ use nitro_ctrl::{
 use tables::Tables;
 use tx::TxJob;
 
+mod allowance;
 mod counters;
 mod port;
 mod rx;

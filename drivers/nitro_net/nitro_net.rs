@@ -17,7 +17,7 @@
 
 use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 use nitro_ctrl::bus::{
-    self, Card, CardKind, DevName, EniSpec, HostInfo, HostSpec, MapSpec, Metrics, PeerKeySpec,
+    self, Attachment, Card, CardKind, DevName, EniSpec, HostInfo, HostSpec, MapSpec, Metrics, PeerKeySpec,
     Registration, Reply, Request,
 };
 use nitro_ctrl::wq::{Flags, OwnedQueue};
@@ -138,12 +138,15 @@ impl VpcCard {
         Ok(spec.host)
     }
 
-    fn attach(eni: &mut Eni, name: &DevName) -> Result<DevName> {
+    fn attach(eni: &mut Eni, spec: &EniSpec, att: &Attachment) -> Result<DevName> {
         if eni.attached.is_some() {
             return Err(EBUSY);
         }
-        let dev = Unregistered::new(name, &eni.spec.mac, eni.host.netns())?;
-        let port = Port::new(&eni.spec, dev.dev(), eni.host.clone())?;
+        // The allowances as set now (the card's copy is from create).
+        eni.spec.allowance = spec.allowance;
+        eni.spec.allowance_gen = spec.allowance_gen;
+        let dev = Unregistered::new(&att.device, &eni.spec.mac, eni.host.netns())?;
+        let port = Port::new(&eni.spec, &att.allowance, dev.dev(), eni.host.clone())?;
         let netdev = dev.register(port.clone())?;
         if let Err(e) = eni.host.add_port(port.clone()) {
             drop(netdev);
@@ -207,10 +210,14 @@ impl Card for VpcCard {
             Request::SetPeerKey(k) => Self::set_key(&st, k)?,
             Request::CreateEni(spec) => return Ok(Reply::Host(Self::create_eni(&mut st, spec)?)),
             Request::AttachEni(spec, att) => {
-                return Ok(Reply::Attached(Self::attach(
-                    st.eni(spec.id)?,
-                    &att.device,
-                )?))
+                return Ok(Reply::Attached(Self::attach(st.eni(spec.id)?, spec, att)?))
+            }
+            Request::SetAllowance(spec, a) => {
+                // Not attached (detached meanwhile): nothing to enforce;
+                // the next attach brings its own.
+                if let Some((_, port)) = &st.eni(spec.id)?.attached {
+                    port.set_allowance(a, spec.allowance_gen);
+                }
             }
             Request::DetachEni(spec) => Self::detach(st.eni(spec.id)?)?,
             Request::DeleteEni(spec) => {

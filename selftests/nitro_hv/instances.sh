@@ -267,7 +267,8 @@ EOF
 serve() { echo "python3 -S /tmp/agent/srv.py $1 >/tmp/agent/srv.log 2>&1 & for i in \$(seq 100); do ss -Htln | grep -q ':$1 ' && exit 0; sleep 0.2; done; exit 1"; }
 
 # 1: run with an EBS volume and a new ENI. Fails if run does not attach
-# before it starts, marks the wrong device or flags, or never gets running.
+# before it starts, marks the wrong device or flags, gives the ENI other
+# allowances than its type's, or never gets running.
 ia=$(irun --type nitro.small --host "$hA" --name inst-a --volume "$vol:sdf" --new-eni 42:10.4.0.1 --timeout 60 -- \
 	/bin/sh -c "$agent" agent-ia)
 [ -n "$ia" ] && insts+=("$ia")
@@ -277,9 +278,9 @@ ea=$(eni_on "$ia" eth0)
 macA=$(efield "$ea" mac)
 vj=$(nctl volume show "$vol" --json 2>&1) ej=$(nctl eni show "$ea" --json 2>&1)
 vsum=$(jx '"|".join(map(str, (d["instance"], d["device"], d["delete_on_termination"], d["state"])))' <<<"$vj")
-esum=$(jx '"|".join(map(str, (d["delete_on_termination"], d["state"], d["ipv4"])))' <<<"$ej")
-check '[ -n "$ia" ] && [ "$(ifield "$ia" state)" = running ] && [ $lrc = 0 ] && [ "$vsum" = "$ia|sdf|False|attached" ] && [ "$esum" = "True|attached|10.4.0.1" ]' \
-	"instance run --volume $vol:sdf --new-eni 42:10.4.0.1: $ia running; the volume attached to it as sdf, the new ENI as eth0 with delete-on-termination" \
+esum=$(jx '"|".join(map(str, (d["delete_on_termination"], d["state"], d["ipv4"], d["BandwidthInAllowanceBps"], d["BandwidthOutAllowanceBps"], d["PpsAllowance"])))' <<<"$ej")
+check '[ -n "$ia" ] && [ "$(ifield "$ia" state)" = running ] && [ $lrc = 0 ] && [ "$vsum" = "$ia|sdf|False|attached" ] && [ "$esum" = "True|attached|10.4.0.1|500000000|500000000|50000" ]' \
+	"instance run --volume $vol:sdf --new-eni 42:10.4.0.1: $ia running; the volume attached to it as sdf, the new ENI as eth0 with delete-on-termination and nitro.small's allowances (500 Mbit/s each way, 50000 pps)" \
 	"id '$ia', state $(ifield "$ia" state), agent $lrc; volume: $vj; ENI eth0 '$ea': $ej"
 pa=${P[$ia]} ua=$(uid_of "${P[$ia]}")
 

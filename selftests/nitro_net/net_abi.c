@@ -836,6 +836,85 @@ static void test_enis(__u32 h)
 			 "ENI deleted: the host counts 0 ENIs (%d)\n", rc);
 }
 
+static int allowance_set(__u64 id, __u64 in, __u64 out, __u64 pps, __u32 reserved)
+{
+	struct nitro_eni_allowance a = {
+		.size = sizeof(a), .reserved = reserved, .id = id,
+		.bw_in_bps = in, .bw_out_bps = out, .pps = pps,
+	};
+
+	return xioctl(NITRO_IOC_ENI_ALLOWANCE, &a);
+}
+
+/* The ENI's allowances as describe gives them: set[3], then enforced[3]. */
+static int allowance_get(__u64 id, __u64 v[6])
+{
+	struct nitro_eni_describe d = { .size = sizeof(d), .id = id };
+	int rc = xioctl(NITRO_IOC_ENI_DESCRIBE, &d);
+
+	v[0] = d.info.bw_in_bps;
+	v[1] = d.info.bw_out_bps;
+	v[2] = d.info.pps;
+	v[3] = d.info.eff_bw_in_bps;
+	v[4] = d.info.eff_bw_out_bps;
+	v[5] = d.info.eff_pps;
+	return rc;
+}
+
+static int allowance_is(__u64 id, __u64 in, __u64 out, __u64 pps, __u64 ein, __u64 eout,
+			__u64 epps)
+{
+	__u64 v[6];
+
+	if (allowance_get(id, v))
+		return 0;
+	if (v[0] == in && v[1] == out && v[2] == pps && v[3] == ein && v[4] == eout && v[5] == epps)
+		return 1;
+	ksft_print_msg("allowance: %llu %llu %llu enforced %llu %llu %llu\n",
+		       (unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)v[2],
+		       (unsigned long long)v[3], (unsigned long long)v[4], (unsigned long long)v[5]);
+	return 0;
+}
+
+static void test_allowance(__u32 h)
+{
+	const __u64 none = NITRO_ALLOWANCE_NONE;
+	__u64 since = audit_last(), id = 0;
+	int rc, rc_res, rc_lo, rc_hi, rc_pps0, rc_pps_hi, rc_noent, rc_set, rc_att, rc_chg, rc_det;
+	struct nitro_attach at = { .size = sizeof(at) };
+
+	rc = eni_create(h, 42, "10.9.0.40", 0x40, &id);
+	rc_res = allowance_set(id, 100000000, 0, 0, 1);
+	rc_lo = allowance_set(id, NITRO_ALLOWANCE_BPS_MIN - 1, 0, 0, 0);
+	rc_hi = allowance_set(id, 0, NITRO_ALLOWANCE_BPS_MAX + 1, 0, 0);
+	rc_pps0 = allowance_set(id, 0, 0, none - 1, 0);
+	rc_pps_hi = allowance_set(id, 0, 0, NITRO_ALLOWANCE_PPS_MAX + 1, 0);
+	rc_noent = allowance_set(id ^ 1, 100000000, 0, 0, 0);
+	ksft_test_result(rc == 0 && rc_res == -EINVAL && rc_lo == -EINVAL && rc_hi == -EINVAL &&
+			 rc_pps0 == -EINVAL && rc_pps_hi == -EINVAL && rc_noent == -ENOENT &&
+			 allowance_is(id, 0, 0, 0, 0, 0, 0),
+			 "allowance: reserved set, below or above the bounds: EINVAL; no such ENI: ENOENT; nothing set (%d %d %d %d %d %d)\n",
+			 rc_res, rc_lo, rc_hi, rc_pps0, rc_pps_hi, rc_noent);
+
+	rc_set = allowance_set(id, 100000000, none, 5000, 0);
+	ksft_test_result(rc_set == 0 && allowance_is(id, 100000000, none, 5000, 0, 0, 0) &&
+			 audit_count(since, 0x2c, 0, id) == 1 &&
+			 audit_count(since, 0x2c, -EINVAL, id) == 5,
+			 "allowance of an ENI not attached: recorded as set, nothing enforced; audited (%d)\n",
+			 rc_set);
+
+	at.id = id;
+	rc_att = xioctl(NITRO_IOC_ENI_ATTACH, &at);
+	rc = rc_att ? -1 : allowance_is(id, 100000000, none, 5000, 100000000, 0, 5000);
+	rc_chg = allowance_set(id, 0, 200000000, none, 0);
+	rc = rc == 1 && rc_chg == 0 && allowance_is(id, 0, 200000000, none, 0, 200000000, 0);
+	rc_det = ref(NITRO_IOC_ENI_DETACH, id);
+	ksft_test_result(rc_att == 0 && rc && rc_det == 0 &&
+			 allowance_is(id, 0, 200000000, none, 0, 0, 0) && eni_delete(id) == 0,
+			 "attached: the setting is enforced (no limit for NONE and, on the host, for 0), a change applies at once; detached: kept, not enforced (%d %d %d)\n",
+			 rc_att, rc_chg, rc_det);
+}
+
 static void test_audit(void)
 {
 	__u64 since = audit_last();
@@ -904,7 +983,7 @@ int main(void)
 	int rc;
 
 	ksft_print_header();
-	ksft_set_plan(43);
+	ksft_set_plan(46);
 	atexit(cleanup);
 	fd = open("/dev/" NITRO_CTRL_DEVICE, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
@@ -933,6 +1012,7 @@ int main(void)
 	test_map_delete(h);        /* 3 */
 	test_keys(h);              /* 4 */
 	test_enis(h);              /* 5 */
+	test_allowance(h);         /* 3 */
 	test_audit();              /* 1 */
 
 	rc = host_delete(h);

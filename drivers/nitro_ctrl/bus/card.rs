@@ -3,7 +3,7 @@
 //! The card side of the bus: the [`Card`] trait every card implements, and
 //! the typed requests, replies and counters that cross the bus.
 
-use super::spec::{Attachment, DevName, EniSpec, HostSpec, MapSpec, PeerKeySpec, Tag, VolumeSpec};
+use super::spec::{Allowance, Attachment, DevName, EniSpec, HostSpec, MapSpec, PeerKeySpec, Tag, VolumeSpec};
 use crate::uapi;
 use kernel::prelude::*;
 
@@ -125,6 +125,10 @@ pub enum Request<'a> {
     DeleteMap(&'a MapSpec),
     /// Install a peer key.
     SetPeerKey(&'a PeerKeySpec),
+    /// Enforce these allowances ([`Allowance::enforced`]) on an attached
+    /// ENI from now on, unless the card has applied a newer setting
+    /// (`allowance_gen` of the spec).
+    SetAllowance(&'a EniSpec, &'a Allowance),
 }
 
 /// A card's answer to a request it carried out.
@@ -170,6 +174,12 @@ pub struct Metrics {
     pub read_hist: [u64; HIST_BINS],
     /// Writes by latency, the same way.
     pub write_hist: [u64; HIST_BINS],
+    /// ENIs: packets to it dropped over its bandwidth allowance.
+    pub bw_in_allowance_exceeded: u64,
+    /// ENIs: packets from it dropped over its bandwidth allowance.
+    pub bw_out_allowance_exceeded: u64,
+    /// ENIs: packets dropped over its packet-rate allowance.
+    pub pps_allowance_exceeded: u64,
 }
 
 /// Length of a SHA-384 digest.

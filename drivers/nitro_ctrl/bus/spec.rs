@@ -105,6 +105,72 @@ pub struct EniSpec {
     pub name: Tag,
     /// The VPC card instance (host) it is on; 0: the lowest-numbered.
     pub host: u32,
+    /// Its traffic allowances as set (`NITRO_IOC_ENI_ALLOWANCE`).
+    pub allowance: Allowance,
+    /// How many times they were set: a card applies a
+    /// [`SetAllowance`](super::Request::SetAllowance) only if newer than
+    /// what it has (two changes may reach it out of order).
+    pub allowance_gen: u64,
+}
+
+/// An ENI's traffic allowances (`struct nitro_eni_allowance`): bits per
+/// second each way, packets per second both ways. As set, 0 means "the
+/// instance type's" and [`Allowance::NO_LIMIT`] none; as a card enforces
+/// it ([`Allowance::enforced`]), 0 means no limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Allowance {
+    /// Bits per second delivered to the ENI.
+    pub bw_in_bps: u64,
+    /// Bits per second sent by the ENI.
+    pub bw_out_bps: u64,
+    /// Packets per second, both ways together.
+    pub pps: u64,
+}
+
+impl Allowance {
+    /// Nothing set.
+    pub const UNSET: Self = Self {
+        bw_in_bps: 0,
+        bw_out_bps: 0,
+        pps: 0,
+    };
+    /// The value that sets no limit (`NITRO_ALLOWANCE_NONE`).
+    pub const NO_LIMIT: u64 = uapi::NITRO_ALLOWANCE_NONE as u64;
+
+    /// Whether each value is unset, no limit, or within the ABI's bounds.
+    pub fn is_valid(&self) -> bool {
+        let ok = |v: u64, min: u64, max: u64| v == 0 || v == Self::NO_LIMIT || (min..=max).contains(&v);
+        let (bmin, bmax) = (
+            uapi::NITRO_ALLOWANCE_BPS_MIN as u64,
+            uapi::NITRO_ALLOWANCE_BPS_MAX as u64,
+        );
+        let (pmin, pmax) = (
+            uapi::NITRO_ALLOWANCE_PPS_MIN as u64,
+            uapi::NITRO_ALLOWANCE_PPS_MAX as u64,
+        );
+        ok(self.bw_in_bps, bmin, bmax) && ok(self.bw_out_bps, bmin, bmax) && ok(self.pps, pmin, pmax)
+    }
+
+    /// Each value, or `base`'s where this one is unset.
+    pub fn or(self, base: Self) -> Self {
+        let pick = |v: u64, b: u64| if v == 0 { b } else { v };
+        Self {
+            bw_in_bps: pick(self.bw_in_bps, base.bw_in_bps),
+            bw_out_bps: pick(self.bw_out_bps, base.bw_out_bps),
+            pps: pick(self.pps, base.pps),
+        }
+    }
+
+    /// What a card enforces for this setting: 0 (no limit) where it is
+    /// unset or no limit, the value elsewhere.
+    pub fn enforced(self) -> Self {
+        let limit = |v: u64| if v == Self::NO_LIMIT { 0 } else { v };
+        Self {
+            bw_in_bps: limit(self.bw_in_bps),
+            bw_out_bps: limit(self.bw_out_bps),
+            pps: limit(self.pps),
+        }
+    }
 }
 
 /// A VPC card instance (an emulated host) as the card is asked to make it.
@@ -165,4 +231,7 @@ pub struct Attachment {
     pub device: DevName,
     /// The instance it is attached to (0: the host itself).
     pub instance: u64,
+    /// An ENI's allowances, as the card is to enforce them
+    /// ([`Allowance::enforced`]); unused for volumes.
+    pub allowance: Allowance,
 }

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `NITRO_IOC_ENI_*`: create, describe and list (attach, detach and delete
-//! are shared with volumes, in `ioctl.rs`).
+//! `NITRO_IOC_ENI_*`: create, describe, list and allowances (attach, detach
+//! and delete are shared with volumes, in `ioctl.rs`).
 
 use super::{common, ensure, field, finish_create, keyed, split};
 use crate::{
     abi_rules::all_zero,
-    bus::EniSpec,
+    bus::{Allowance, EniSpec},
     controller::Controller,
     kapi,
     registry::{self, Obj},
@@ -33,6 +33,8 @@ pub(super) fn create(ctrl: &Controller, arg: usize) -> (u64, Result) {
             ipv4: c.val.ipv4,
             name: field(&c.val.name, state::name_byte)?,
             host: c.val.host,
+            allowance: Allowance::UNSET,
+            allowance_gen: 0,
         };
         ensure(c.val.reserved == 0 && c.val.host as usize <= uapi::NITRO_HOSTS_MAX as usize)?;
         c.probe_writable()?;
@@ -56,6 +58,13 @@ fn info(o: &Obj<EniSpec>) -> uapi::nitro_eni_info {
         flags: o.flags,
         ..Default::default()
     };
+    let (set, now) = (o.spec.allowance, o.allowance_enforced());
+    i.bw_in_bps = set.bw_in_bps;
+    i.bw_out_bps = set.bw_out_bps;
+    i.pps = set.pps;
+    i.eff_bw_in_bps = now.bw_in_bps;
+    i.eff_bw_out_bps = now.bw_out_bps;
+    i.eff_pps = now.pps;
     i.state = common(o, &o.spec.name, &mut i.name, &mut i.device, &mut i.card);
     i
 }
@@ -74,4 +83,24 @@ pub(super) fn list(ctrl: &Controller, arg: usize) -> Result {
         let (objs, more) = registry::list::<EniSpec>(&ctrl.registry, after, cap)?;
         Ok((keyed(objs, |o| o.spec.id, info)?, more))
     })
+}
+
+/// `NITRO_IOC_ENI_ALLOWANCE` (input only), audited under the ENI.
+pub(super) fn allowance(ctrl: &Controller, arg: usize) -> (u64, Result) {
+    let a = match InOut::<uapi::nitro_eni_allowance>::read(arg) {
+        Ok(a) => a,
+        Err(e) => return (0, Err(e)),
+    };
+    let v = &a.val;
+    let set = Allowance {
+        bw_in_bps: v.bw_in_bps,
+        bw_out_bps: v.bw_out_bps,
+        pps: v.pps,
+    };
+    let r = ctrl
+        .gate
+        .check("an allowance change")
+        .and_then(|()| ensure(v.reserved == 0 && set.is_valid()))
+        .and_then(|()| registry::set_allowance(ctrl, v.id, set));
+    (v.id, r)
 }

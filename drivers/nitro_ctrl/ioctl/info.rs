@@ -28,7 +28,8 @@ pub(super) fn version(ctrl: &Controller, arg: usize) -> Result {
             | uapi::NITRO_FEAT_METRICS
             | uapi::NITRO_FEAT_AUDIT
             | uapi::NITRO_FEAT_FIRMWARE
-            | uapi::NITRO_FEAT_INSTANCES,
+            | uapi::NITRO_FEAT_INSTANCES
+            | uapi::NITRO_FEAT_ALLOWANCES,
     );
     v.val.max_cards = bus::MAX_CARDS as u32;
     v.val.max_volumes = max_volumes as u32;
@@ -116,6 +117,9 @@ pub(super) fn metrics(ctrl: &Controller, arg: usize) -> Result {
     v.failures = failures;
     v.objects = objects;
     v.queue_depth = counters.queue_depth;
+    v.bw_in_allowance_exceeded = counters.bw_in_allowance_exceeded;
+    v.bw_out_allowance_exceeded = counters.bw_out_allowance_exceeded;
+    v.pps_allowance_exceeded = counters.pps_allowance_exceeded;
     v.read_hist = counters.read_hist;
     v.write_hist = counters.write_hist;
     m.write_back()

@@ -129,6 +129,8 @@ pub(super) fn types(arg: usize) -> Result {
                 max_volumes: t.max_volumes,
                 max_enis: t.max_enis,
                 instance_store_bytes: t.instance_store_bytes,
+                bw_bps: t.bw_bps,
+                pps: t.pps,
                 ..Default::default()
             };
             fill_name(&mut e.name, t.name);

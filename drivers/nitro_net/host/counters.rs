@@ -18,21 +18,20 @@ nitro_ctrl::counters! {
         Sealed => "tx_sealed",
         Plain => "tx_plain",
         Local => "tx_local",
+        /// Frames to the ENI dropped over its bandwidth allowance in.
+        BwInExceeded => "bw_in_allowance_exceeded",
+        /// Frames from the ENI dropped over its bandwidth allowance out.
+        BwOutExceeded => "bw_out_allowance_exceeded",
+        /// Frames either way dropped over its packet-rate allowance.
+        PpsExceeded => "pps_allowance_exceeded",
     }
 }
 
-/// ENA's allowance counters, which `ethtool -S` shows after the ENI's own:
-/// no allowance is enforced, so they stay 0.
-const ALLOWANCE_COUNTERS: [&str; 3] = [
-    "bw_in_allowance_exceeded",
-    "bw_out_allowance_exceeded",
-    "pps_allowance_exceeded",
-];
-
 /// How many counters `ethtool -S` shows.
-pub(crate) const ETHTOOL_COUNT: usize = PortCounter::COUNT + ALLOWANCE_COUNTERS.len();
+pub(crate) const ETHTOOL_COUNT: usize = PortCounter::COUNT;
 
-/// The names of the counters `ethtool -S` shows, in order.
+/// The names of the counters `ethtool -S` shows, in order (the ENI's own,
+/// then ENA's allowance counters, named as ENA names them).
 pub(crate) fn ethtool_names() -> impl Iterator<Item = &'static str> {
-    PortCounter::NAMES.into_iter().chain(ALLOWANCE_COUNTERS)
+    PortCounter::NAMES.into_iter()
 }

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! An attached ENI as the data path sees it: its addresses, its device and
-//! its counters.
+//! An attached ENI as the data path sees it: its addresses, its device,
+//! its allowances and its counters.
 
-use super::{counters::PortCounter, Host};
+use super::{
+    allowance::{self, Buckets, Exceeded},
+    counters::PortCounter,
+    Host,
+};
 use crate::netdev::Dev;
 use kernel::{
     prelude::*,
@@ -12,7 +16,7 @@ use kernel::{
         Arc,
     },
 };
-use nitro_ctrl::bus::{EniSpec, HostCounter, Metrics};
+use nitro_ctrl::bus::{Allowance, EniSpec, HostCounter, Metrics};
 
 /// An attached ENI, as the data path sees it.
 pub(crate) struct Port {
@@ -22,12 +26,19 @@ pub(crate) struct Port {
     pub(super) ipv4: u32,
     pub(super) dev: Dev,
     pub(super) host: Arc<Host>,
+    allow: Buckets,
     counts: [Atomic<u64>; PortCounter::COUNT],
 }
 
 impl Port {
-    /// The port of ENI `spec` on `host`, sending and receiving on `dev`.
-    pub(crate) fn new(spec: &EniSpec, dev: Dev, host: Arc<Host>) -> Result<Arc<Self>> {
+    /// The port of ENI `spec` on `host`, sending and receiving on `dev`,
+    /// enforcing `allowance` ([`Allowance::enforced`]).
+    pub(crate) fn new(
+        spec: &EniSpec,
+        allowance: &Allowance,
+        dev: Dev,
+        host: Arc<Host>,
+    ) -> Result<Arc<Self>> {
         Ok(Arc::new(
             Self {
                 eni: spec.id,
@@ -36,6 +47,7 @@ impl Port {
                 ipv4: spec.ipv4,
                 dev,
                 host,
+                allow: Buckets::new(allowance, spec.allowance_gen),
                 counts: [const { Atomic::new(0) }; PortCounter::COUNT],
             },
             GFP_KERNEL,
@@ -45,6 +57,34 @@ impl Port {
     /// The ENI's id.
     pub(crate) fn eni_id(&self) -> u64 {
         self.eni
+    }
+
+    /// Enforces `a` from now on, unless a newer setting than `gen` was
+    /// applied (see [`Buckets::set`]).
+    pub(crate) fn set_allowance(&self, a: &Allowance, gen: u64) {
+        self.allow.set(a, gen);
+    }
+
+    /// Charges a frame of `len` bytes (a TCP super-packet of segment size
+    /// `gso_size`, or 0) to the ENI's allowances, to it (`inbound`) or from
+    /// it. Gives whether it may pass; if not, counts it as over the
+    /// allowance it went over.
+    pub(super) fn admit(&self, inbound: bool, len: usize, gso_size: u16) -> bool {
+        let Some(over) = self
+            .allow
+            .charge(inbound, len, allowance::packets(len, gso_size))
+        else {
+            return true;
+        };
+        self.bump(
+            match over {
+                Exceeded::BwIn => PortCounter::BwInExceeded,
+                Exceeded::BwOut => PortCounter::BwOutExceeded,
+                Exceeded::Pps => PortCounter::PpsExceeded,
+            },
+            1,
+        );
+        false
     }
 
     pub(super) fn bump(&self, c: PortCounter, n: u64) {
@@ -73,7 +113,13 @@ impl Port {
             drops: self.get(PortCounter::Spoofed)
                 + self.get(PortCounter::NoMapping)
                 + self.get(PortCounter::Unsupported)
-                + self.get(PortCounter::NoKey),
+                + self.get(PortCounter::NoKey)
+                + self.get(PortCounter::BwInExceeded)
+                + self.get(PortCounter::BwOutExceeded)
+                + self.get(PortCounter::PpsExceeded),
+            bw_in_allowance_exceeded: self.get(PortCounter::BwInExceeded),
+            bw_out_allowance_exceeded: self.get(PortCounter::BwOutExceeded),
+            pps_allowance_exceeded: self.get(PortCounter::PpsExceeded),
             ..Metrics::default()
         }
     }

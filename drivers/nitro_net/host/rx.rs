@@ -215,6 +215,14 @@ fn deliver(
     let port = host
         .rx_port(vpc, src, &f)
         .ok_or(HostCounter::RxNotAllowed)?;
+    let gso_size = match sealed {
+        Some(Some(o)) if o.tso4 => o.gso_size,
+        _ => 0,
+    };
+    if !port.admit(true, len, gso_size) {
+        // Over the ENI's allowance in: dropped, counted by `admit`.
+        return Ok(());
+    }
     if let Some(Some(o)) = sealed {
         if o.partial {
             inner

@@ -248,6 +248,12 @@ fn tcp_headers(skb: &Skb, start: usize) -> Result<usize> {
 /// The transmit path: a frame the guest sent on `port`.
 pub(crate) fn xmit(port: ArcBorrow<'_, Port>, skb: Skb) {
     let len = skb.len();
+    let gso_size = skb.offload().gso_size;
+    if !port.admit(false, len, gso_size) {
+        // Over the ENI's allowance out: dropped, counted by `admit`.
+        port.dev.tx_dropped();
+        return;
+    }
     let mut head = [0u8; ARP_FRAME_LEN];
     let n = len.min(head.len());
     let tx = match skb.copy_out(0, &mut head[..n]) {
@@ -256,6 +262,11 @@ pub(crate) fn xmit(port: ArcBorrow<'_, Port>, skb: Skb) {
     };
     match tx {
         Tx::Local(to) => {
+            if !to.admit(true, len, gso_size) {
+                // Left this ENI, over the other's allowance in.
+                port.sent(len, PortCounter::Local);
+                return;
+            }
             if to.dev.forward(skb) {
                 port.sent(len, PortCounter::Local);
                 to.received(len);

@@ -50,6 +50,8 @@ enum nitro_feature {
 	NITRO_FEAT_FIRMWARE = 1 << 5,
 	/* NITRO_IOC_INSTANCE_* and NITRO_IOC_HV_*: instances, hypervisors. */
 	NITRO_FEAT_INSTANCES = 1 << 6,
+	/* NITRO_IOC_ENI_ALLOWANCE: traffic allowances enforced by the card. */
+	NITRO_FEAT_ALLOWANCES = 1 << 7,
 };
 
 /* What kind of card a bus member is. */
@@ -379,6 +381,14 @@ struct nitro_eni_create {
  * @instance: (v2) the instance it is attached to (0: the host, or none)
  * @flags: (v2) its attachment's NITRO_ATTACH_* flags
  * @reserved3: zero
+ * @bw_in_bps: (v3) its allowance as set (struct nitro_eni_allowance: 0 is
+ *	the instance type's, NITRO_ALLOWANCE_NONE none)
+ * @bw_out_bps: (v3) the same
+ * @pps: (v3) the same
+ * @eff_bw_in_bps: (v3) what the card enforces now, bits per second to the
+ *	ENI (0: no limit; always 0 while not attached)
+ * @eff_bw_out_bps: (v3) the same, from the ENI
+ * @eff_pps: (v3) the same, packets per second both ways
  */
 struct nitro_eni_info {
 	__u64 id;
@@ -396,6 +406,12 @@ struct nitro_eni_info {
 	__u64 instance;
 	__u32 flags;
 	__u32 reserved3;
+	__u64 bw_in_bps;
+	__u64 bw_out_bps;
+	__u64 pps;
+	__u64 eff_bw_in_bps;
+	__u64 eff_bw_out_bps;
+	__u64 eff_pps;
 };
 
 /**
@@ -550,6 +566,43 @@ struct nitro_peer_key {
 	__u8 key[NITRO_PEER_KEY_LEN];
 };
 
+/* An allowance of no limit (struct nitro_eni_allowance). */
+#define NITRO_ALLOWANCE_NONE (~0ULL)
+/* Bounds of a bandwidth allowance, bits per second (EINVAL outside). */
+#define NITRO_ALLOWANCE_BPS_MIN 1000ULL
+#define NITRO_ALLOWANCE_BPS_MAX 400000000000ULL
+/* Bounds of a packet-rate allowance, packets per second. */
+#define NITRO_ALLOWANCE_PPS_MIN 1ULL
+#define NITRO_ALLOWANCE_PPS_MAX 1000000000ULL
+
+/**
+ * struct nitro_eni_allowance - argument of NITRO_IOC_ENI_ALLOWANCE (input
+ * only): sets the traffic allowances the VPC card enforces on an ENI, as
+ * token buckets; what goes over one is dropped and counted (ethtool -S and
+ * NITRO_IOC_METRICS: bw_in_allowance_exceeded, bw_out_allowance_exceeded,
+ * pps_allowance_exceeded). Each value is 0 (the instance type's while the
+ * ENI is attached to an instance, else no limit), NITRO_ALLOWANCE_NONE (no
+ * limit), or within the bounds above. Applies at once when the ENI is
+ * attached, else from its next attach; EBUSY while it is being attached,
+ * detached or deleted.
+ * @size: see the conventions at the top
+ * @reserved: zero
+ * @id: in: the ENI
+ * @bw_in_bps: in: bits per second delivered to the ENI (frames counted
+ *	whole, Ethernet header included; a TCP super-packet counts its bytes)
+ * @bw_out_bps: in: bits per second sent by the ENI, the same way
+ * @pps: in: packets per second, both ways together (a TCP super-packet
+ *	counts as the segments it carries)
+ */
+struct nitro_eni_allowance {
+	__u32 size;
+	__u32 reserved;
+	__u64 id;
+	__u64 bw_in_bps;
+	__u64 bw_out_bps;
+	__u64 pps;
+};
+
 /**
  * struct nitro_list - argument of the list commands (volumes, ENIs, audit)
  * @size: see the conventions at the top
@@ -628,6 +681,11 @@ enum nitro_metrics_scope {
  * @volumes: out: (v2) instance: volumes attached to it
  * @enis: out: (v2) instance: ENIs attached to it
  * @reserved2: zero
+ * @bw_in_allowance_exceeded: out: (v3) ENI: packets to it dropped over its
+ *	bandwidth allowance in (struct nitro_eni_allowance)
+ * @bw_out_allowance_exceeded: out: (v3) ENI: packets from it, the same
+ * @pps_allowance_exceeded: out: (v3) ENI: packets either way dropped over
+ *	its packet-rate allowance
  */
 struct nitro_metrics {
 	__u32 size;
@@ -659,6 +717,9 @@ struct nitro_metrics {
 	__u32 volumes;
 	__u32 enis;
 	__u32 reserved2;
+	__u64 bw_in_allowance_exceeded;
+	__u64 bw_out_allowance_exceeded;
+	__u64 pps_allowance_exceeded;
 };
 
 /**
@@ -970,6 +1031,9 @@ struct nitro_instance_describe {
  * @max_enis: most ENIs attached at once
  * @instance_store_bytes: size of the instance-store volume made with each
  *	instance of the type (0: none), attached as "sdb"
+ * @bw_bps: (v1) the bandwidth allowance of its ENIs, each way, bits per
+ *	second (struct nitro_eni_allowance)
+ * @pps: (v1) the packet-rate allowance of its ENIs
  */
 struct nitro_instance_type {
 	char name[NITRO_TAG_LEN];
@@ -979,6 +1043,8 @@ struct nitro_instance_type {
 	__u32 max_volumes;
 	__u32 max_enis;
 	__u64 instance_store_bytes;
+	__u64 bw_bps;
+	__u64 pps;
 };
 
 /**
@@ -1170,6 +1236,7 @@ struct nitro_hv_result {
 #define NITRO_IOC_MAP_SET _IOWR(NITRO_IOCTL_TYPE, 0x29, struct nitro_map)
 #define NITRO_IOC_MAP_DELETE _IOWR(NITRO_IOCTL_TYPE, 0x2a, struct nitro_map)
 #define NITRO_IOC_PEER_KEY _IOWR(NITRO_IOCTL_TYPE, 0x2b, struct nitro_peer_key)
+#define NITRO_IOC_ENI_ALLOWANCE _IOWR(NITRO_IOCTL_TYPE, 0x2c, struct nitro_eni_allowance)
 #define NITRO_IOC_METRICS _IOWR(NITRO_IOCTL_TYPE, 0x30, struct nitro_metrics)
 #define NITRO_IOC_AUDIT _IOWR(NITRO_IOCTL_TYPE, 0x31, struct nitro_list)
 #define NITRO_IOC_FIRMWARE_STATUS _IOWR(NITRO_IOCTL_TYPE, 0x40, struct nitro_firmware_status)
@@ -1240,5 +1307,11 @@ struct nitro_hv_result {
 #define NITRO_HV_DEVICE_SIZE_VER0 124
 #define NITRO_HV_COMMAND_SIZE_VER0 96
 #define NITRO_HV_RESULT_SIZE_VER0 48
+/* Sizes of the allowances' additions. */
+#define NITRO_ENI_ALLOWANCE_SIZE_VER0 40
+#define NITRO_ENI_INFO_SIZE_VER3 184
+#define NITRO_ENI_DESCRIBE_SIZE_VER3 200
+#define NITRO_METRICS_SIZE_VER3 656
+#define NITRO_INSTANCE_TYPE_SIZE_VER1 80
 
 #endif /* _UAPI_LINUX_NITRO_H */

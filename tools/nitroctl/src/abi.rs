@@ -50,13 +50,13 @@ mod tests {
                 NITRO_VOLUME_DESCRIBE_SIZE_VER1,
             ),
             (size_of::<nitro_eni_create>(), NITRO_ENI_CREATE_SIZE_VER1),
-            (size_of::<nitro_eni_info>(), NITRO_ENI_INFO_SIZE_VER2),
+            (size_of::<nitro_eni_info>(), NITRO_ENI_INFO_SIZE_VER3),
             (
                 size_of::<nitro_eni_describe>(),
-                NITRO_ENI_DESCRIBE_SIZE_VER2,
+                NITRO_ENI_DESCRIBE_SIZE_VER3,
             ),
             (size_of::<nitro_list>(), NITRO_LIST_SIZE_VER0),
-            (size_of::<nitro_metrics>(), NITRO_METRICS_SIZE_VER2),
+            (size_of::<nitro_metrics>(), NITRO_METRICS_SIZE_VER3),
             (size_of::<nitro_audit_entry>(), NITRO_AUDIT_ENTRY_SIZE_VER0),
             (
                 size_of::<nitro_instance_create>(),
@@ -77,7 +77,7 @@ mod tests {
             ),
             (
                 size_of::<nitro_instance_type>(),
-                NITRO_INSTANCE_TYPE_SIZE_VER0,
+                NITRO_INSTANCE_TYPE_SIZE_VER1,
             ),
             (
                 size_of::<nitro_instance_console>(),
@@ -142,6 +142,10 @@ mod tests {
             (size_of::<nitro_host_info>(), NITRO_HOST_INFO_SIZE_VER1),
             (size_of::<nitro_map>(), NITRO_MAP_SIZE_VER0),
             (size_of::<nitro_peer_key>(), NITRO_PEER_KEY_SIZE_VER0),
+            (
+                size_of::<nitro_eni_allowance>(),
+                NITRO_ENI_ALLOWANCE_SIZE_VER0,
+            ),
         ];
         for (index, (have, want)) in sizes.iter().enumerate() {
             assert_eq!(*have, *want as usize, "struct #{index}");
@@ -201,6 +205,10 @@ mod tests {
         assert_eq!(NITRO_IOC_MAP_SET, iowr(0x29, size_of::<nitro_map>()));
         assert_eq!(NITRO_IOC_MAP_DELETE, iowr(0x2a, size_of::<nitro_map>()));
         assert_eq!(NITRO_IOC_PEER_KEY, iowr(0x2b, size_of::<nitro_peer_key>()));
+        assert_eq!(
+            NITRO_IOC_ENI_ALLOWANCE,
+            iowr(0x2c, size_of::<nitro_eni_allowance>())
+        );
         assert_eq!(
             NITRO_IOC_ENI_CREATE,
             iowr(0x20, size_of::<nitro_eni_create>())
@@ -300,6 +308,35 @@ mod tests {
             "0 is never an id"
         );
         assert_eq!(parse_id("vol-", "vol-0012345678gabcdef"), None);
+    }
+
+    #[test]
+    fn allowance_layouts() {
+        assert_eq!(offset_of!(nitro_eni_allowance, id), 8);
+        assert_eq!(offset_of!(nitro_eni_allowance, bw_in_bps), 16);
+        assert_eq!(offset_of!(nitro_eni_allowance, bw_out_bps), 24);
+        assert_eq!(offset_of!(nitro_eni_allowance, pps), 32);
+        // Version 3 of the ENI info, 2 of the metrics' and 1 of the
+        // instance type grew at the end.
+        assert_eq!(
+            offset_of!(nitro_eni_info, bw_in_bps),
+            NITRO_ENI_INFO_SIZE_VER2 as usize
+        );
+        assert_eq!(offset_of!(nitro_eni_info, pps), 152);
+        assert_eq!(offset_of!(nitro_eni_info, eff_bw_in_bps), 160);
+        assert_eq!(offset_of!(nitro_eni_info, eff_pps), 176);
+        assert_eq!(
+            offset_of!(nitro_metrics, bw_in_allowance_exceeded),
+            NITRO_METRICS_SIZE_VER2 as usize
+        );
+        assert_eq!(offset_of!(nitro_metrics, pps_allowance_exceeded), 648);
+        assert_eq!(
+            offset_of!(nitro_instance_type, bw_bps),
+            NITRO_INSTANCE_TYPE_SIZE_VER0 as usize
+        );
+        assert_eq!(offset_of!(nitro_instance_type, pps), 72);
+        // ~0ULL, whatever type bindgen gives the macro.
+        assert_eq!(NITRO_ALLOWANCE_NONE as u64, u64::MAX);
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub fn op_name(number: u32) -> &'static str {
         0x29 => "map-set",
         0x2a => "map-delete",
         0x2b => "peer-key",
+        0x2c => "eni-allowance",
         0x42 => "firmware-allow",
         0x43 => "firmware-update",
         _ => "unknown",
@@ -187,5 +188,17 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(AuditEntry::from_abi(&entry).id, "eni-00000000000000009");
+        // Allowances are audited under the ENI, not a host.
+        let entry = abi::nitro_audit_entry {
+            op: abi::NITRO_IOC_ENI_ALLOWANCE & 0xff,
+            result: -libc::EBUSY,
+            id: 9,
+            ..Default::default()
+        };
+        let reported = AuditEntry::from_abi(&entry);
+        assert_eq!(
+            (reported.op, reported.id.as_str(), reported.result.as_str()),
+            ("eni-allowance", "eni-00000000000000009", "EBUSY")
+        );
     }
 }

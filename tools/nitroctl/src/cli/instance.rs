@@ -1659,6 +1659,11 @@ pub struct InstanceType {
     pub max_enis: u32,
     /// size of the instance-store volume made with each instance (0: none)
     pub instance_store_bytes: u64,
+    /// bandwidth allowance of its ENIs, each way, bits per second (0: none
+    /// given, a controller without allowances)
+    pub bw_bps: u64,
+    /// packet-rate allowance of its ENIs, both ways together (0: the same)
+    pub pps: u64,
 }
 
 impl InstanceType {
@@ -1672,13 +1677,33 @@ impl InstanceType {
             max_volumes: entry.max_volumes,
             max_enis: entry.max_enis,
             instance_store_bytes: entry.instance_store_bytes,
+            bw_bps: entry.bw_bps,
+            pps: entry.pps,
         }
+    }
+
+    /// The allowances of its ENIs: `250 Mbit/s, 25000 pps` (`-` if the
+    /// controller gives none).
+    pub fn network(&self) -> String {
+        if self.bw_bps == 0 && self.pps == 0 {
+            return "-".into();
+        }
+        let bandwidth = match self.bw_bps {
+            0 => "no bandwidth limit".into(),
+            bps => eni::format_rate(bps),
+        };
+        let packets = match self.pps {
+            0 => "no pps limit".into(),
+            pps => eni::format_pps(pps),
+        };
+        format!("{bandwidth}, {packets}")
     }
 }
 
-/// Table of instance types, as Documentation/instances.rst shows them.
+/// Table of instance types, as Documentation/instances.rst shows them (the
+/// ENIs' allowances, NETWORK, last).
 pub fn types_table(types: &[InstanceType]) -> String {
-    let rows: Rows<7> = types
+    let rows: Rows<8> = types
         .iter()
         .map(|entry| {
             [
@@ -1693,12 +1718,13 @@ pub fn types_table(types: &[InstanceType]) -> String {
                 } else {
                     format!("1 x {}", human_size(entry.instance_store_bytes))
                 },
+                entry.network(),
             ]
         })
         .collect();
     table(
         &[
-            "TYPE", "VCPUS", "MEMORY", "PIDS", "VOLUMES", "ENIS", "STORE",
+            "TYPE", "VCPUS", "MEMORY", "PIDS", "VOLUMES", "ENIS", "STORE", "NETWORK",
         ],
         &rows,
     )
@@ -2389,6 +2415,8 @@ mod tests {
                     max_volumes: known.max_volumes,
                     max_enis: known.max_enis,
                     instance_store_bytes: known.instance_store_bytes,
+                    bw_bps: known.bw_bps,
+                    pps: known.pps,
                     ..Default::default()
                 };
                 text_field::fill(&mut entry.name, known.name, "type").unwrap();
@@ -2398,16 +2426,25 @@ mod tests {
         // Documentation/instances.rst, "Types".
         assert_eq!(
             types_table(&types),
-            "TYPE          VCPUS  MEMORY   PIDS  VOLUMES  ENIS  STORE\n\
-             nitro.micro   1      128 MiB  256   2        1     -\n\
-             nitro.small   1      256 MiB  512   4        2     -\n\
-             nitro.large   2      1 GiB    1024  8        4     -\n\
-             nitrod.large  2      1 GiB    1024  8        4     1 x 1 GiB\n"
+            "TYPE          VCPUS  MEMORY   PIDS  VOLUMES  ENIS  STORE      NETWORK\n\
+             nitro.micro   1      128 MiB  256   2        1     -          250 Mbit/s, 25000 pps\n\
+             nitro.small   1      256 MiB  512   4        2     -          500 Mbit/s, 50000 pps\n\
+             nitro.large   2      1 GiB    1024  8        4     -          1 Gbit/s, 100000 pps\n\
+             nitrod.large  2      1 GiB    1024  8        4     1 x 1 GiB  1 Gbit/s, 100000 pps\n"
         );
         let json = serde_json::to_value(&types[3]).unwrap();
         assert_eq!(json["type"], "nitrod.large");
         assert_eq!(json["instance_store_bytes"], 1u64 << 30);
         assert_eq!(json["max_enis"], 4);
+        assert_eq!(json["bw_bps"], 1_000_000_000u64);
+        assert_eq!(json["pps"], 100_000);
+        // A controller without allowances gives none.
+        let old = InstanceType {
+            bw_bps: 0,
+            pps: 0,
+            ..InstanceType::from_abi(&abi::nitro_instance_type::default())
+        };
+        assert_eq!(old.network(), "-");
     }
 
     #[test]

@@ -93,6 +93,13 @@ pub struct Counters {
     pub read_hist: Vec<u64>,
     /// writes by latency, the same bins
     pub write_hist: Vec<u64>,
+    /// packets to the ENI dropped over its bandwidth allowance in (ENIs;
+    /// named as ENA's `ethtool -S` counters)
+    pub bw_in_allowance_exceeded: u64,
+    /// packets from the ENI dropped over its bandwidth allowance out (ENIs)
+    pub bw_out_allowance_exceeded: u64,
+    /// packets either way dropped over its packet-rate allowance (ENIs)
+    pub pps_allowance_exceeded: u64,
 }
 
 /// The upper bound, in microseconds, of the histogram bin that holds the
@@ -140,6 +147,9 @@ impl Counters {
             queue_depth: metrics.queue_depth,
             read_hist: metrics.read_hist.to_vec(),
             write_hist: metrics.write_hist.to_vec(),
+            bw_in_allowance_exceeded: metrics.bw_in_allowance_exceeded,
+            bw_out_allowance_exceeded: metrics.bw_out_allowance_exceeded,
+            pps_allowance_exceeded: metrics.pps_allowance_exceeded,
         }
     }
 }
@@ -189,7 +199,7 @@ impl Snapshot {
                 ]
             })
             .collect();
-        let enis: Rows<6> = self
+        let enis: Rows<9> = self
             .enis
             .iter()
             .map(|eni| {
@@ -200,6 +210,9 @@ impl Snapshot {
                     eni.tx_packets.to_string(),
                     eni.tx_bytes.to_string(),
                     eni.drops.to_string(),
+                    eni.bw_in_allowance_exceeded.to_string(),
+                    eni.bw_out_allowance_exceeded.to_string(),
+                    eni.pps_allowance_exceeded.to_string(),
                 ]
             })
             .collect();
@@ -221,8 +234,20 @@ impl Snapshot {
             &volumes,
         ));
         out.push('\n');
+        // The allowance counters last, under ENA's names (DROPS counts
+        // them too).
         out.push_str(&table(
-            &["ENI", "RX_PKTS", "RX_BYTES", "TX_PKTS", "TX_BYTES", "DROPS"],
+            &[
+                "ENI",
+                "RX_PKTS",
+                "RX_BYTES",
+                "TX_PKTS",
+                "TX_BYTES",
+                "DROPS",
+                "BW_IN_ALLOWANCE_EXCEEDED",
+                "BW_OUT_ALLOWANCE_EXCEEDED",
+                "PPS_ALLOWANCE_EXCEEDED",
+            ],
             &enis,
         ));
         out
@@ -291,6 +316,36 @@ mod tests {
         assert_eq!(percentile_us(&histogram, 99), "<1024");
         histogram[27] = 100;
         assert_eq!(percentile_us(&histogram, 99), ">=67108864");
+    }
+
+    #[test]
+    fn eni_allowance_counters() {
+        let metrics = abi::nitro_metrics {
+            rx_packets: 10,
+            drops: 6,
+            bw_in_allowance_exceeded: 1,
+            bw_out_allowance_exceeded: 2,
+            pps_allowance_exceeded: 3,
+            ..Default::default()
+        };
+        let eni = Counters::from_abi("eni-00000000000000001".into(), &metrics);
+        let json = serde_json::to_value(&eni).unwrap();
+        assert_eq!(json["bw_in_allowance_exceeded"], 1);
+        assert_eq!(json["bw_out_allowance_exceeded"], 2);
+        assert_eq!(json["pps_allowance_exceeded"], 3);
+        let snapshot = Snapshot {
+            enis: vec![eni],
+            ..Default::default()
+        };
+        let human = snapshot.human();
+        let eni_table = human.split("\n\n").nth(2).unwrap();
+        assert_eq!(
+            eni_table,
+            "ENI                    RX_PKTS  RX_BYTES  TX_PKTS  TX_BYTES  DROPS  \
+             BW_IN_ALLOWANCE_EXCEEDED  BW_OUT_ALLOWANCE_EXCEEDED  PPS_ALLOWANCE_EXCEEDED\n\
+             eni-00000000000000001  10       0         0        0         6      \
+             1                         2                          3\n"
+        );
     }
 
     #[test]

@@ -40,6 +40,7 @@ const FEATURES: &[(u64, &str)] = &[
     (abi::NITRO_FEAT_AUDIT as u64, "audit"),
     (abi::NITRO_FEAT_FIRMWARE as u64, "firmware"),
     (abi::NITRO_FEAT_INSTANCES as u64, "instances"),
+    (abi::NITRO_FEAT_ALLOWANCES as u64, "allowances"),
 ];
 
 impl Version {
@@ -109,5 +110,12 @@ mod tests {
         assert!(report
             .human()
             .contains("unknown feature bits: 0x10000000000"));
+        let version = abi::nitro_version {
+            features: (abi::NITRO_FEAT_INSTANCES | abi::NITRO_FEAT_ALLOWANCES) as u64,
+            ..Default::default()
+        };
+        let report = Version::from_abi(&version);
+        assert_eq!(report.features, vec!["instances", "allowances"]);
+        assert_eq!(report.unknown_features, 0);
     }
 }
