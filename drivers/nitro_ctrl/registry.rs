@@ -12,8 +12,8 @@
 
 use crate::{
     bus::{
-        self, Allowance, Attachment, CardHandle, CardKind, CardName, DevName, EniSpec, Request, Tag,
-        VolumeSpec,
+        self, Allowance, Attachment, CardHandle, CardKind, CardName, DevName, EniSpec, Request,
+        Tag, VolumeSpec,
     },
     controller::Controller,
     kapi,
@@ -624,7 +624,12 @@ pub(crate) fn set_allowance(ctrl: &Controller, id: u64, a: Allowance) -> Result 
         let old = o.spec.allowance;
         o.spec.allowance = a;
         o.spec.allowance_gen += 1;
-        Ok((old, o.spec, attached.then(|| o.allowance_enforced()), o.card))
+        Ok((
+            old,
+            o.spec,
+            attached.then(|| o.allowance_enforced()),
+            o.card,
+        ))
     })?;
     let Some(enforce) = enforce else {
         return Ok(());

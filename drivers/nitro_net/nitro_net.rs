@@ -17,8 +17,8 @@
 
 use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 use nitro_ctrl::bus::{
-    self, Attachment, Card, CardKind, DevName, EniSpec, HostInfo, HostSpec, MapSpec, Metrics, PeerKeySpec,
-    Registration, Reply, Request,
+    self, Attachment, Card, CardKind, DevName, EniSpec, HostInfo, HostSpec, MapSpec, Metrics,
+    PeerKeySpec, Registration, Reply, Request,
 };
 use nitro_ctrl::wq::{Flags, OwnedQueue};
 

@@ -3,7 +3,9 @@
 //! The card side of the bus: the [`Card`] trait every card implements, and
 //! the typed requests, replies and counters that cross the bus.
 
-use super::spec::{Allowance, Attachment, DevName, EniSpec, HostSpec, MapSpec, PeerKeySpec, Tag, VolumeSpec};
+use super::spec::{
+    Allowance, Attachment, DevName, EniSpec, HostSpec, MapSpec, PeerKeySpec, Tag, VolumeSpec,
+};
 use crate::uapi;
 use kernel::prelude::*;
 

@@ -127,6 +127,8 @@ pub struct Allowance {
     pub pps: u64,
 }
 
+const _: () = assert!(Allowance::NO_LIMIT == u64::MAX);
+
 impl Allowance {
     /// Nothing set.
     pub const UNSET: Self = Self {
@@ -134,21 +136,25 @@ impl Allowance {
         bw_out_bps: 0,
         pps: 0,
     };
-    /// The value that sets no limit (`NITRO_ALLOWANCE_NONE`).
+    /// The value that sets no limit (`NITRO_ALLOWANCE_NONE`, all ones:
+    /// bindgen types `~0ULL` as the `i32` -1, which sign-extends back).
     pub const NO_LIMIT: u64 = uapi::NITRO_ALLOWANCE_NONE as u64;
 
     /// Whether each value is unset, no limit, or within the ABI's bounds.
     pub fn is_valid(&self) -> bool {
-        let ok = |v: u64, min: u64, max: u64| v == 0 || v == Self::NO_LIMIT || (min..=max).contains(&v);
+        let ok =
+            |v: u64, min: u64, max: u64| v == 0 || v == Self::NO_LIMIT || (min..=max).contains(&v);
         let (bmin, bmax) = (
-            uapi::NITRO_ALLOWANCE_BPS_MIN as u64,
-            uapi::NITRO_ALLOWANCE_BPS_MAX as u64,
+            u64::from(uapi::NITRO_ALLOWANCE_BPS_MIN),
+            uapi::NITRO_ALLOWANCE_BPS_MAX,
         );
         let (pmin, pmax) = (
-            uapi::NITRO_ALLOWANCE_PPS_MIN as u64,
-            uapi::NITRO_ALLOWANCE_PPS_MAX as u64,
+            u64::from(uapi::NITRO_ALLOWANCE_PPS_MIN),
+            u64::from(uapi::NITRO_ALLOWANCE_PPS_MAX),
         );
-        ok(self.bw_in_bps, bmin, bmax) && ok(self.bw_out_bps, bmin, bmax) && ok(self.pps, pmin, pmax)
+        ok(self.bw_in_bps, bmin, bmax)
+            && ok(self.bw_out_bps, bmin, bmax)
+            && ok(self.pps, pmin, pmax)
     }
 
     /// Each value, or `base`'s where this one is unset.
