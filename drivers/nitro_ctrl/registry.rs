@@ -61,7 +61,7 @@ pub(crate) struct Obj<S: Copy> {
 }
 
 impl Obj<EniSpec> {
-    /// The allowances the card enforces on the ENI now.
+    /// The allowances the card is asked to enforce on the ENI.
     pub(crate) fn allowance_enforced(&self) -> Allowance {
         if self.state != State::Attached {
             return Allowance::UNSET;

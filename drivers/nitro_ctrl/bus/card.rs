@@ -182,6 +182,9 @@ pub struct Metrics {
     pub bw_out_allowance_exceeded: u64,
     /// ENIs: packets dropped over its packet-rate allowance.
     pub pps_allowance_exceeded: u64,
+    /// ENIs: the allowances the card enforces now, as
+    /// [`Allowance::enforced`] gives them (0: no limit).
+    pub allowance: Allowance,
 }
 
 /// Length of a SHA-384 digest.

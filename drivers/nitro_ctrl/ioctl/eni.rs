@@ -10,7 +10,8 @@ use crate::{
     controller::Controller,
     kapi,
     registry::{self, Obj},
-    state, uapi,
+    state::{self, State},
+    uapi,
     user::InOut,
 };
 use kernel::{prelude::*, transmute::AsBytes};
@@ -46,8 +47,22 @@ pub(super) fn create(ctrl: &Controller, arg: usize) -> (u64, Result) {
     split(r)
 }
 
+/// The allowances ENI `o`'s card enforces on it now, as the card reports
+/// them: none unless attached. The registry's view
+/// ([`Obj::allowance_enforced`]) is what was asked of the card; this is
+/// what it does.
+fn enforced(ctrl: &Controller, o: &Obj<EniSpec>) -> Allowance {
+    if o.state != State::Attached {
+        return Allowance::UNSET;
+    }
+    ctrl.bus
+        .card(o.card)
+        .and_then(|card| card.metrics(o.spec.id))
+        .map_or(Allowance::UNSET, |m| m.allowance)
+}
+
 /// An ENI as `struct nitro_eni_info` describes it.
-fn info(o: &Obj<EniSpec>) -> uapi::nitro_eni_info {
+fn info(ctrl: &Controller, o: &Obj<EniSpec>) -> uapi::nitro_eni_info {
     let mut i = uapi::nitro_eni_info {
         id: o.spec.id,
         vpc: o.spec.vpc,
@@ -58,7 +73,7 @@ fn info(o: &Obj<EniSpec>) -> uapi::nitro_eni_info {
         flags: o.flags,
         ..Default::default()
     };
-    let (set, now) = (o.spec.allowance, o.allowance_enforced());
+    let (set, now) = (o.spec.allowance, enforced(ctrl, o));
     i.bw_in_bps = set.bw_in_bps;
     i.bw_out_bps = set.bw_out_bps;
     i.pps = set.pps;
@@ -73,7 +88,10 @@ fn info(o: &Obj<EniSpec>) -> uapi::nitro_eni_info {
 pub(super) fn describe(ctrl: &Controller, arg: usize) -> Result {
     let mut d = InOut::<uapi::nitro_eni_describe>::read(arg)?;
     ensure(d.val.reserved == 0 && all_zero(d.val.info.as_bytes()))?;
-    d.val.info = info(&registry::describe::<EniSpec>(&ctrl.registry, d.val.id)?);
+    d.val.info = info(
+        ctrl,
+        &registry::describe::<EniSpec>(&ctrl.registry, d.val.id)?,
+    );
     d.write_back()
 }
 
@@ -81,7 +99,7 @@ pub(super) fn describe(ctrl: &Controller, arg: usize) -> Result {
 pub(super) fn list(ctrl: &Controller, arg: usize) -> Result {
     super::list(arg, uapi::NITRO_ENI_INFO_SIZE_VER0, |after, cap| {
         let (objs, more) = registry::list::<EniSpec>(&ctrl.registry, after, cap)?;
-        Ok((keyed(objs, |o| o.spec.id, info)?, more))
+        Ok((keyed(objs, |o| o.spec.id, |o| info(ctrl, o))?, more))
     })
 }
 

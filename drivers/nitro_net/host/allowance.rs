@@ -116,6 +116,15 @@ impl Buckets {
         }
     }
 
+    /// What the buckets enforce now (0: no limit).
+    pub(super) fn current(&self) -> Allowance {
+        Allowance {
+            bw_in_bps: self.bw_in.rate.load(Relaxed),
+            bw_out_bps: self.bw_out.rate.load(Relaxed),
+            pps: self.pps.rate.load(Relaxed),
+        }
+    }
+
     fn limited(&self, bw: &Bucket) -> bool {
         bw.rate.load(Relaxed) != 0 || self.pps.rate.load(Relaxed) != 0
     }

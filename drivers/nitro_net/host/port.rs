@@ -120,6 +120,7 @@ impl Port {
             bw_in_allowance_exceeded: self.get(PortCounter::BwInExceeded),
             bw_out_allowance_exceeded: self.get(PortCounter::BwOutExceeded),
             pps_allowance_exceeded: self.get(PortCounter::PpsExceeded),
+            allowance: self.allow.current(),
             ..Metrics::default()
         }
     }

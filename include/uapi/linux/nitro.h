@@ -385,8 +385,8 @@ struct nitro_eni_create {
  *	the instance type's, NITRO_ALLOWANCE_NONE none)
  * @bw_out_bps: (v3) the same
  * @pps: (v3) the same
- * @eff_bw_in_bps: (v3) what the card enforces now, bits per second to the
- *	ENI (0: no limit; always 0 while not attached)
+ * @eff_bw_in_bps: (v3) what the card enforces now, as the card reports it,
+ *	bits per second to the ENI (0: no limit; always 0 while not attached)
  * @eff_bw_out_bps: (v3) the same, from the ENI
  * @eff_pps: (v3) the same, packets per second both ways
  */
