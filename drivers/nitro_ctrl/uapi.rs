@@ -59,6 +59,8 @@ abi_struct! {
     nitro_map = NITRO_MAP_SIZE_VER0,
     nitro_peer_key = NITRO_PEER_KEY_SIZE_VER0,
     nitro_eni_allowance = NITRO_ENI_ALLOWANCE_SIZE_VER0,
+    nitro_map_batch = NITRO_MAP_BATCH_SIZE_VER0,
+    nitro_map_list = NITRO_MAP_LIST_SIZE_VER0,
     nitro_instance_create = NITRO_INSTANCE_CREATE_SIZE_VER0,
     nitro_instance_op = NITRO_INSTANCE_OP_SIZE_VER0,
     nitro_instance_wait = NITRO_INSTANCE_WAIT_SIZE_VER0,

@@ -9,18 +9,20 @@
 //! - `host/port.rs`: an attached ENI as the data path sees it;
 //! - `host/allowance.rs`: its allowances (token buckets);
 //! - `host/tables.rs`: ports, mapping entries and peer keys, and their
-//!   lookups;
+//!   lookups (hash tables read under RCU: `rcu_table.rs`);
 //! - `host/tx.rs`: the transmit path and the host's transmit worker;
 //! - `host/rx.rs`: the underlay receive path and the receive worker.
 //!
-//! Locking: each host has one IRQ-safe spinlock over its tables (ports,
-//! mapping entries, peer keys), taken by the transmit path, the underlay
-//! receive path (softirq, or the host's receive worker) and the
-//! controller's requests. It is held only for lookups and counter updates:
-//! copies, encryption and delivery run outside it, on references (`Arc`)
-//! taken under it. Two more guard the transmit queue (taken by the
-//! transmit path, its worker and `ndo_stop`) and the receive queue (the
-//! socket callback and its worker), never with another held.
+//! Locking: the data path looks up the tables (ports, mapping entries, peer
+//! keys) under RCU and takes no lock for it; the controller's requests
+//! change them under each table's mutex, while traffic flows. What a
+//! lookup finds it uses under the RCU read lock, or through a reference
+//! (`Arc`) taken under it: copies, encryption and delivery run outside it.
+//! A key's counters are atomic; its replay window has its own IRQ-safe
+//! spinlock, held only to check and record one counter. Two more guard the
+//! transmit queue (taken by the transmit path, its worker and `ndo_stop`)
+//! and the receive queue (the socket callback and its worker), never with
+//! another held.
 
 use crate::{
     fifo::Fifo,
@@ -69,7 +71,7 @@ pub(crate) struct Host {
     sock: UdpSock,
     net: NetNs,
     #[pin]
-    tables: SpinLockIrq<Tables>,
+    tables: Tables,
     counts: [Atomic<u64>; HOST_COUNTERS],
     /// Datagrams the socket took, waiting for the receive worker.
     #[pin]
@@ -105,19 +107,19 @@ impl Host {
     ) -> Result<Arc<Self>> {
         let sock = UdpSock::open(&net, underlay)?;
         let host = Arc::pin_init(
-            pin_init!(Self {
+            try_pin_init!(Self {
                 id,
                 underlay,
                 sock,
                 net,
-                tables <- new_spinlock_irq!(Tables::new(), "nitro_net::host"),
+                tables <- Tables::new(),
                 counts: [const { Atomic::new(0) }; HOST_COUNTERS],
                 rxq <- new_spinlock_irq!(Fifo::new(), "nitro_net::rxq"),
                 rx_work <- new_work!("nitro_net::rx"),
                 txq <- new_spinlock_irq!(Fifo::new(), "nitro_net::txq"),
                 tx_work <- new_work!("nitro_net::tx"),
                 wq,
-            }),
+            }? Error),
             GFP_KERNEL,
         )?;
         // The pointer is the `Arc`'s, which the callback borrows.

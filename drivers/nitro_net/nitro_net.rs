@@ -28,6 +28,7 @@ mod gcm;
 mod host;
 mod net;
 mod netdev;
+mod rcu_table;
 mod replay;
 mod sg;
 mod skb;
@@ -164,10 +165,10 @@ impl VpcCard {
     }
 
     fn detach(eni: &mut Eni) -> Result {
-        let (netdev, _port) = eni.attached.take().ok_or(EINVAL)?;
+        let (netdev, port) = eni.attached.take().ok_or(EINVAL)?;
         // Out of the tables first: no frame is switched to it any more; the
         // unregistration then waits for the ones in progress.
-        eni.host.remove_port(eni.spec.id);
+        eni.host.remove_port(&port);
         drop(netdev);
         pr_info!("eni-{:017x} detached\n", eni.spec.id);
         Ok(())
@@ -207,6 +208,25 @@ impl Card for VpcCard {
             Request::DeleteHost(id) => Self::delete_host(&mut st, *id)?,
             Request::SetMap(m) => Self::set_map(&st, m)?,
             Request::DeleteMap(m) => st.host(m.host)?.delete_map(m.vpc, m.ipv4)?,
+            Request::MapBatch { maps, delete } => {
+                let mut done = 0;
+                for m in maps.iter() {
+                    let r = if *delete {
+                        st.host(m.host).and_then(|h| h.delete_map(m.vpc, m.ipv4))
+                    } else {
+                        Self::set_map(&st, m)
+                    };
+                    if let Err(e) = r {
+                        return Ok(Reply::Batch { done, err: Some(e) });
+                    }
+                    done += 1;
+                }
+                return Ok(Reply::Batch { done, err: None });
+            }
+            Request::ListMaps { host, from, cap } => {
+                let (maps, next) = st.host(*host)?.list_maps(*from, *cap)?;
+                return Ok(Reply::Maps(maps, next));
+            }
             Request::SetPeerKey(k) => Self::set_key(&st, k)?,
             Request::CreateEni(spec) => return Ok(Reply::Host(Self::create_eni(&mut st, spec)?)),
             Request::AttachEni(spec, att) => {

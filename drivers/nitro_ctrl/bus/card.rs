@@ -125,6 +125,24 @@ pub enum Request<'a> {
     SetMap(&'a MapSpec),
     /// Remove a mapping entry (only host, VPC and address are meaningful).
     DeleteMap(&'a MapSpec),
+    /// Add or replace (or, with `delete`, remove) these mapping entries of
+    /// one host, in order, until one fails ([`Reply::Batch`]).
+    MapBatch {
+        /// The entries, all of the same host.
+        maps: &'a [MapSpec],
+        /// Remove them rather than set them.
+        delete: bool,
+    },
+    /// List up to `cap` mapping entries of `host` from position `from`
+    /// (0: the start), in the table's order ([`Reply::Maps`]).
+    ListMaps {
+        /// The host.
+        host: u32,
+        /// Where to start.
+        from: u64,
+        /// The most entries to give.
+        cap: usize,
+    },
     /// Install a peer key.
     SetPeerKey(&'a PeerKeySpec),
     /// Enforce these allowances ([`Allowance::enforced`]) on an attached
@@ -143,6 +161,17 @@ pub enum Reply {
     Host(u32),
     /// Attached a volume as this block device (major, minor).
     Disk(u32, u32),
+    /// Applied the first `done` entries of a batch; the error of the one
+    /// after them, if that one failed.
+    Batch {
+        /// How many applied.
+        done: usize,
+        /// Why the next did not.
+        err: Option<Error>,
+    },
+    /// Mapping entries, and the position of the next page if entries
+    /// remain.
+    Maps(KVVec<MapSpec>, Option<u64>),
 }
 
 /// Counters a card reports for one object, or for itself.

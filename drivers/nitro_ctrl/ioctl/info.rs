@@ -29,7 +29,8 @@ pub(super) fn version(ctrl: &Controller, arg: usize) -> Result {
             | uapi::NITRO_FEAT_AUDIT
             | uapi::NITRO_FEAT_FIRMWARE
             | uapi::NITRO_FEAT_INSTANCES
-            | uapi::NITRO_FEAT_ALLOWANCES,
+            | uapi::NITRO_FEAT_ALLOWANCES
+            | uapi::NITRO_FEAT_MAP_TABLES,
     );
     v.val.max_cards = bus::MAX_CARDS as u32;
     v.val.max_volumes = max_volumes as u32;

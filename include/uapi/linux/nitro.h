@@ -52,6 +52,8 @@ enum nitro_feature {
 	NITRO_FEAT_INSTANCES = 1 << 6,
 	/* NITRO_IOC_ENI_ALLOWANCE: traffic allowances enforced by the card. */
 	NITRO_FEAT_ALLOWANCES = 1 << 7,
+	/* NITRO_IOC_MAP_BATCH, NITRO_IOC_MAP_LIST: tables at cloud scale. */
+	NITRO_FEAT_MAP_TABLES = 1 << 8,
 };
 
 /* What kind of card a bus member is. */
@@ -444,8 +446,10 @@ struct nitro_eni_describe {
 /* Largest ENI MTU. */
 #define NITRO_ENI_MTU_MAX 9001
 /* Most mapping entries, and most keyed peers, per host. */
-#define NITRO_MAPS_MAX 4096
-#define NITRO_PEERS_MAX 256
+#define NITRO_MAPS_MAX 1048576
+#define NITRO_PEERS_MAX 65536
+/* Most entries one NITRO_IOC_MAP_BATCH call takes. */
+#define NITRO_MAP_BATCH_MAX 65536
 
 /**
  * struct nitro_host_create - argument of NITRO_IOC_HOST_CREATE
@@ -542,6 +546,62 @@ struct nitro_map {
 	__u8 pad[2];
 	__u32 underlay_ipv4;
 	__u32 flags;
+};
+
+/* NITRO_IOC_MAP_BATCH deletes its entries instead of setting them. */
+#define NITRO_MAP_BATCH_DELETE (1 << 0)
+
+/**
+ * struct nitro_map_batch - argument of NITRO_IOC_MAP_BATCH: sets (or, with
+ * NITRO_MAP_BATCH_DELETE, deletes) many entries of one host's table in one
+ * call, one audit record for all of them, as a control plane programs a
+ * table. Entries apply in order, each as NITRO_IOC_MAP_SET (or _DELETE)
+ * would; the first that fails stops the batch, its errno is the call's and
+ * @done says how many applied before it.
+ * @size: see the conventions at the top
+ * @host: in: the host whose table is programmed
+ * @entries: in: user pointer to @count struct nitro_map, each with @size
+ *	NITRO_MAP_SIZE_VER0 and @host this @host
+ * @count: in: how many, 1 to NITRO_MAP_BATCH_MAX
+ * @flags: in: NITRO_MAP_BATCH_DELETE, or zero
+ * @done: out: how many entries applied (all of them on success)
+ * @reserved: zero
+ */
+struct nitro_map_batch {
+	__u32 size;
+	__u32 host;
+	__u64 entries;
+	__u32 count;
+	__u32 flags;
+	__u32 done;
+	__u32 reserved;
+};
+
+/**
+ * struct nitro_map_list - argument of NITRO_IOC_MAP_LIST: pages through one
+ * host's mapping table, as struct nitro_list does through objects. The
+ * order is the table's own (by a keyed hash of VPC and address, stable
+ * while the table grows); the cursor is an opaque position in it.
+ * @size: see the conventions at the top
+ * @host: in: the host
+ * @cursor: in: list from this position on (0: from the start); out: the
+ *	position the next page starts at (with @more 1), to pass back
+ * @entries: in: user pointer to room for @cap struct nitro_map
+ * @cap: in: how many entries fit, at most NITRO_LIST_MAX per call
+ * @count: out: how many were written
+ * @more: out: 1 if entries remain after the last one written, else 0
+ * @entry_size: in: sizeof(struct nitro_map) for the caller (0: the
+ *	kernel's); entries are written at that stride
+ */
+struct nitro_map_list {
+	__u32 size;
+	__u32 host;
+	__u64 cursor;
+	__u64 entries;
+	__u32 cap;
+	__u32 count;
+	__u32 more;
+	__u32 entry_size;
 };
 
 #define NITRO_PEER_KEY_LEN 32
@@ -1237,6 +1297,8 @@ struct nitro_hv_result {
 #define NITRO_IOC_MAP_DELETE _IOWR(NITRO_IOCTL_TYPE, 0x2a, struct nitro_map)
 #define NITRO_IOC_PEER_KEY _IOWR(NITRO_IOCTL_TYPE, 0x2b, struct nitro_peer_key)
 #define NITRO_IOC_ENI_ALLOWANCE _IOWR(NITRO_IOCTL_TYPE, 0x2c, struct nitro_eni_allowance)
+#define NITRO_IOC_MAP_BATCH _IOWR(NITRO_IOCTL_TYPE, 0x2d, struct nitro_map_batch)
+#define NITRO_IOC_MAP_LIST _IOWR(NITRO_IOCTL_TYPE, 0x2e, struct nitro_map_list)
 #define NITRO_IOC_METRICS _IOWR(NITRO_IOCTL_TYPE, 0x30, struct nitro_metrics)
 #define NITRO_IOC_AUDIT _IOWR(NITRO_IOCTL_TYPE, 0x31, struct nitro_list)
 #define NITRO_IOC_FIRMWARE_STATUS _IOWR(NITRO_IOCTL_TYPE, 0x40, struct nitro_firmware_status)
@@ -1313,5 +1375,8 @@ struct nitro_hv_result {
 #define NITRO_ENI_DESCRIBE_SIZE_VER3 200
 #define NITRO_METRICS_SIZE_VER3 656
 #define NITRO_INSTANCE_TYPE_SIZE_VER1 80
+/* Sizes of the tables at scale. */
+#define NITRO_MAP_BATCH_SIZE_VER0 32
+#define NITRO_MAP_LIST_SIZE_VER0 40
 
 #endif /* _UAPI_LINUX_NITRO_H */

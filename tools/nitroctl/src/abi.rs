@@ -187,6 +187,43 @@ mod tests {
     }
 
     #[test]
+    fn map_table_layouts() {
+        assert_eq!(size_of::<nitro_map_batch>(), 32);
+        assert_eq!(
+            size_of::<nitro_map_batch>(),
+            NITRO_MAP_BATCH_SIZE_VER0 as usize
+        );
+        assert_eq!(offset_of!(nitro_map_batch, size), 0);
+        assert_eq!(offset_of!(nitro_map_batch, host), 4);
+        assert_eq!(offset_of!(nitro_map_batch, entries), 8);
+        assert_eq!(offset_of!(nitro_map_batch, count), 16);
+        assert_eq!(offset_of!(nitro_map_batch, flags), 20);
+        assert_eq!(offset_of!(nitro_map_batch, done), 24);
+        assert_eq!(offset_of!(nitro_map_batch, reserved), 28);
+        assert_eq!(size_of::<nitro_map_list>(), 40);
+        assert_eq!(
+            size_of::<nitro_map_list>(),
+            NITRO_MAP_LIST_SIZE_VER0 as usize
+        );
+        assert_eq!(offset_of!(nitro_map_list, size), 0);
+        assert_eq!(offset_of!(nitro_map_list, host), 4);
+        assert_eq!(offset_of!(nitro_map_list, cursor), 8);
+        assert_eq!(offset_of!(nitro_map_list, entries), 16);
+        assert_eq!(offset_of!(nitro_map_list, cap), 24);
+        assert_eq!(offset_of!(nitro_map_list, count), 28);
+        assert_eq!(offset_of!(nitro_map_list, more), 32);
+        assert_eq!(offset_of!(nitro_map_list, entry_size), 36);
+        // The entries they carry are struct nitro_map, version 0.
+        assert_eq!(size_of::<nitro_map>(), 32);
+        assert_eq!(NITRO_MAP_BATCH_DELETE, 1);
+        assert_eq!(NITRO_FEAT_MAP_TABLES, 1 << 8);
+        assert_eq!(NITRO_MAP_BATCH_MAX, 65536);
+        assert_eq!(NITRO_MAPS_MAX, 1048576);
+        assert_eq!(NITRO_PEERS_MAX, 65536);
+        assert_eq!(NITRO_LIST_MAX, 4096);
+    }
+
+    #[test]
     fn vpc_ioctl_numbers() {
         // _IOWR(0xBB, nr, struct): the size in the number is the struct's.
         let iowr = |nr: u32, size: usize| (3 << 30) | ((size as u32) << 16) | (0xBB << 8) | nr;
@@ -209,6 +246,13 @@ mod tests {
             NITRO_IOC_ENI_ALLOWANCE,
             iowr(0x2c, size_of::<nitro_eni_allowance>())
         );
+        assert_eq!(
+            NITRO_IOC_MAP_BATCH,
+            iowr(0x2d, size_of::<nitro_map_batch>())
+        );
+        assert_eq!(NITRO_IOC_MAP_BATCH, iowr(0x2d, 32));
+        assert_eq!(NITRO_IOC_MAP_LIST, iowr(0x2e, size_of::<nitro_map_list>()));
+        assert_eq!(NITRO_IOC_MAP_LIST, iowr(0x2e, 40));
         assert_eq!(
             NITRO_IOC_ENI_CREATE,
             iowr(0x20, size_of::<nitro_eni_create>())

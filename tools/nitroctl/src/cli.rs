@@ -80,7 +80,8 @@ pub enum Command {
     /// Manage the VPC card's hosts (emulated Nitro hosts) and their peer keys.
     #[command(subcommand)]
     Host(host::HostCommand),
-    /// Program a host's mapping table: which peer host holds an address.
+    /// Program and list a host's mapping table: which peer host holds an
+    /// address (one entry, or a file of them in batches).
     #[command(subcommand)]
     Map(map::MapCommand),
     /// Show per-card, per-volume and per-ENI counters (pulled on demand).

@@ -24,6 +24,13 @@ pub enum Error {
     },
     /// The arguments are wrong (found after parsing: a malformed id).
     Usage(String),
+    /// Another error, with where it happened (the line of a file).
+    Context {
+        /// Where: "maps.txt line 7".
+        context: String,
+        /// The error there.
+        error: Box<Error>,
+    },
 }
 
 impl Error {
@@ -33,6 +40,7 @@ impl Error {
             Error::Kernel { error, .. } => error.raw_os_error(),
             Error::Refused { errno, .. } => Some(*errno),
             Error::Unavailable(_) | Error::Usage(_) => None,
+            Error::Context { error, .. } => error.errno(),
         }
     }
 
@@ -43,6 +51,7 @@ impl Error {
             Error::Kernel { .. } | Error::Refused { .. } => 1,
             Error::Usage(_) => 2,
             Error::Unavailable(_) => 3,
+            Error::Context { error, .. } => error.exit_code(),
         }
     }
 }
@@ -50,11 +59,12 @@ impl Error {
 /// A refusal reads `<what>: <description> (<ERRNO name>)`, as in
 /// "no volume vol-... on this host (...): No such file or directory
 /// (ENOENT)"; a kernel error not explained further adds the generic hint
-/// after a `;`.
+/// after a `;`. An error in context reads `<where>: <the error>`.
 impl fmt::Display for Error {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Unavailable(message) | Error::Usage(message) => formatter.write_str(message),
+            Error::Context { context, error } => write!(formatter, "{context}: {error}"),
             Error::Refused { message, errno } => {
                 write!(formatter, "{message}: {}", describe_errno(*errno))
             }
@@ -128,6 +138,18 @@ mod tests {
             error.to_string(),
             "instance i-00000000000000001 did not reach running within 30 s: \
              Connection timed out (ETIMEDOUT)"
+        );
+        let error = Error::Context {
+            context: "maps.txt line 7".into(),
+            error: Box::new(error),
+        };
+        assert_eq!(error.exit_code(), 1);
+        assert_eq!(error.errno(), Some(libc::ETIMEDOUT));
+        assert!(
+            error
+                .to_string()
+                .starts_with("maps.txt line 7: instance i-00000000000000001 did not"),
+            "{error}"
         );
         assert_eq!(errno_name(libc::ECONNRESET), Some("ECONNRESET"));
         assert_eq!(errno_name(0x7fff_0000), None);

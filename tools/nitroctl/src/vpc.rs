@@ -388,7 +388,7 @@ mod tests {
             (
                 map,
                 libc::ENOSPC,
-                "mapping table of host 2 is full (4096 entries)",
+                "mapping table of host 2 is full (1048576 entries)",
             ),
             (
                 Operation::MapDelete {
@@ -399,7 +399,7 @@ mod tests {
                 libc::ENOENT,
                 "host 2 has no mapping for 10.0.0.5 in VPC 7",
             ),
-            (key, libc::ENOSPC, "maximum of 256 peers"),
+            (key, libc::ENOSPC, "maximum of 65536 peers"),
             (key, libc::EACCES, "boot gate is closed"),
             (
                 Operation::EniCreate { host: 1 },

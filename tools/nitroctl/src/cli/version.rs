@@ -41,7 +41,16 @@ const FEATURES: &[(u64, &str)] = &[
     (abi::NITRO_FEAT_FIRMWARE as u64, "firmware"),
     (abi::NITRO_FEAT_INSTANCES as u64, "instances"),
     (abi::NITRO_FEAT_ALLOWANCES as u64, "allowances"),
+    (abi::NITRO_FEAT_MAP_TABLES as u64, "map-tables"),
 ];
+
+/// The name `nitroctl version` gives feature `bit` (one of `NITRO_FEAT_*`).
+pub fn feature_name(bit: u32) -> &'static str {
+    FEATURES
+        .iter()
+        .find(|(known, _)| *known == u64::from(bit))
+        .map_or("unknown", |(_, name)| name)
+}
 
 impl Version {
     /// Builds the report from the ioctl answer.
@@ -117,5 +126,14 @@ mod tests {
         let report = Version::from_abi(&version);
         assert_eq!(report.features, vec!["instances", "allowances"]);
         assert_eq!(report.unknown_features, 0);
+        let version = abi::nitro_version {
+            features: (abi::NITRO_FEAT_ALLOWANCES | abi::NITRO_FEAT_MAP_TABLES) as u64,
+            ..Default::default()
+        };
+        let report = Version::from_abi(&version);
+        assert_eq!(report.features, vec!["allowances", "map-tables"]);
+        assert_eq!(report.unknown_features, 0);
+        assert_eq!(feature_name(abi::NITRO_FEAT_MAP_TABLES), "map-tables");
+        assert_eq!(feature_name(1 << 31), "unknown");
     }
 }
