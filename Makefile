@@ -10,6 +10,7 @@
 #   make bench        benchmarks, on the non-debug kernel (not a test)
 #   make mutants      the mutation check: every mutant of tools/mutants/list
 #                     caught by its tests (MUTANTS='a b': only those)
+#   make soak         the ioctl fuzzer's long run, 1,000,000 calls in the VM
 #   make clean
 #
 # Without KDIR, everything runs inside the dev root (tools/devroot.sh) against
@@ -40,7 +41,7 @@ NITRO_HV := $(TOP)/tools/nitro-hv/target/release/nitro-hv
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) LLVM=$(LLVM)
 
 .DEFAULT_GOAL := all
-.PHONY: all modules nitroctl nitro-hv selftests samples host-test lint fmt vm check mutants bench clean install
+.PHONY: all modules nitroctl nitro-hv selftests samples host-test lint fmt vm check mutants soak bench clean install
 
 all: modules nitroctl nitro-hv selftests samples
 
@@ -88,6 +89,12 @@ check: host-test lint all
 # the tree, then all run in one VM; fails if one survives (tools/mutants).
 mutants: all
 	LLVM=$(LLVM) $(TOP)/tools/mutants/run.sh $(KDIR) $(MUTANTS)
+
+# Not part of check: the random-ioctl fuzzer (selftests/nitro_ctrl/fuzz.sh)
+# with 1,000,000 calls from a random seed, after its fixed-seed run, through
+# selftests/run.sh in one VM, so that the kernel log is checked after it.
+soak: all
+	$(TOP)/tools/vm.sh $(KDIR) run 'cd $(TOP) && NITRO_FUZZ_RANDOM=1000000 NITRO_TESTS=nitro_ctrl/fuzz.sh bash selftests/run.sh'
 
 # Benchmarks run on the non-debug kernel (tools/kernel.sh ... bench), so the
 # modules are built again, against it, in a copy of the tree (an M= build
