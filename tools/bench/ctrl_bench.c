@@ -9,8 +9,13 @@
  *   ctrl_bench fill N      create N instance volumes (for the list timing)
  *   ctrl_bench list        time one full listing by ioctl, in ms
  *   ctrl_bench clean       delete every volume
+ *   ctrl_bench peers H N   give VPC card host H keys for N peers
+ *                          (198.18.0.1 on, random keys, epoch 1), for the
+ *                          VPC card's scale benchmark (net.sh); prints
+ *                          the keys installed per second
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -177,6 +182,24 @@ int main(int argc, char **argv)
 		int n = list_all();
 
 		printf("%d %.2f\n", n, (now_ns() - t) / 1e6);
+		return 0;
+	}
+	if (argc == 4 && !strcmp(argv[1], "peers")) {
+		int n = atoi(argv[3]), rnd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+		uint64_t t0 = now_ns();
+
+		must(rnd >= 0, "open /dev/urandom");
+		for (int i = 0; i < n; i++) {
+			struct nitro_peer_key k = {
+				.size = sizeof(k), .host = atoi(argv[2]), .epoch = 1,
+				/* 198.18.0.0/15 on, past .0 of each /24 */
+				.peer_ipv4 = htonl(0xc6120000u + (i / 255) * 256 + i % 255 + 1),
+			};
+
+			must(read(rnd, k.key, sizeof(k.key)) == sizeof(k.key), "read a key");
+			must(ioctl(fd, NITRO_IOC_PEER_KEY, &k) == 0, "NITRO_IOC_PEER_KEY");
+		}
+		printf("%.0f\n", n / ((now_ns() - t0) / 1e9));
 		return 0;
 	}
 	if (argc == 2 && !strcmp(argv[1], "clean")) {

@@ -35,6 +35,14 @@
 # is the one-CPU rate, the rate of the CPUs our path can use.
 # Targets (issue 19): ours >= 1.2x xfrm ESP, and ours >= 60% of the crypto
 # limit (in Mbit/s), at every MTU.
+# Tables at scale, over the first MTU of BENCH_NET_MTUS (BENCH_NET_SCALE=0
+# skips it): the sealed path measured again once both hosts hold 1,000,000
+# mapping entries (999,999 more, in the ENIs' VPC, imported with `nitroctl
+# map import`) and 65,536 keyed peers (65,535 more, by ctrl_bench peers);
+# the import rate (entries/s through nitroctl and NITRO_IOC_MAP_BATCH), the
+# key install rate, and the time of `nitroctl map list` of a whole table.
+# Targets: throughput and RR rate with the full tables within 5% of those
+# with one entry; >= 100,000 entries/s imported.
 #
 # Standalone in the guest: tools/bench/net.sh (BENCH_RUNTIME=seconds per
 # measurement, default 5; BENCH_NET_PATHS="veth esp ours" for a subset;
@@ -61,6 +69,7 @@ srv=      # the background server we started, while it runs
 enis=()   # ENIs we created
 hosts=()  # VPC card hosts we created
 declare -A tput rr note # by PATH/MTU
+declare -A scale         # the tables-at-scale figures
 ours_counters=()        # what the card counted, a line per MTU
 
 cleanup() {
@@ -304,6 +313,41 @@ ours_guest() {
 		step ip -n "g$x" addr add "$2/24" dev "nb$x" && step ip -n "g$x" link set "nb$x" mtu "$3" up
 }
 
+# gen_maps N: N mapping lines for `nitroctl map import`: VPC $VPC,
+# 10.128.0.1 on, MACs 02:02:..., each to one of the peers ctrl_bench keys.
+gen_maps() {
+	python3 -c '
+import sys
+n, vpc = int(sys.argv[1]), int(sys.argv[2])
+w = sys.stdout.write
+for i in range(n):
+    a = 0x0A800000 + i + 1
+    m = 0x020200000000 + i
+    p = i % 65535
+    w("%d %d.%d.%d.%d %s 198.%d.%d.%d nitro\n" % (
+        vpc, a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255,
+        ":".join("%02x" % ((m >> s) & 255) for s in range(40, -8, -8)),
+        18 + ((p // 255) >> 8), (p // 255) & 255, p % 255 + 1))
+' "$1" "$VPC"
+}
+
+# scale_fill H: fills host H's tables to 1,000,000 mapping entries and
+# 65,536 keyed peers (it holds one of each); records the rates.
+scale_fill() {
+	local h=$1 t0 t1 n
+	[ -s "$tmp/maps" ] || gen_maps 999999 >"$tmp/maps"
+	t0=$(date +%s%N)
+	timeout 600 "$N" map import --host "$h" "$tmp/maps" >/dev/null || return 1
+	t1=$(date +%s%N)
+	scale[import_$h]=$(calc "round(999999 / (($t1 - $t0) / 1e9))")
+	scale[keys_$h]=$(timeout 600 "$here/ctrl_bench" peers "$h" 65535) || return 1
+	t0=$(date +%s%N)
+	n=$(timeout 600 "$N" map list --host "$h" | wc -l)
+	t1=$(date +%s%N)
+	scale[list_$h]=$(calc "round(($t1 - $t0) / 1e9, 2)")
+	scale[listed_$h]=$n
+}
+
 path_ours() {
 	local u=$1 p=ours/$1 key=$tmp/pair.key drv sealed e h c
 	if ! loaded nitro_net; then
@@ -326,6 +370,16 @@ path_ours() {
 	ours_guest A 10.1.0.1 $((u - 94)) && ours_guest B 10.1.0.2 $((u - 94)) || return 1
 	drv=$(timeout 20 ip netns exec gA ethtool -i nbA 2>/dev/null | awk '$1 == "driver:" {print $2}')
 	measure "$p" gA gB 10.1.0.2
+	if [ "${BENCH_NET_SCALE:-1}" = 1 ] && [ "$u" = "${mtus[0]}" ]; then
+		if scale_fill "$host_A" && scale_fill "$host_B"; then
+			measure "ours-full/$u" gA gB 10.1.0.2
+			scale[maps]=$(timeout 20 "$N" host show "$host_A" 2>/dev/null |
+				awk '$1 == "maps" || $1 == "maps:" {print $2}')
+			scale[mtu]=$u
+		else
+			note[ours-full/$u]="failed (filling the tables)"
+		fi
+	fi
 	timeout 20 ip netns exec gA ethtool -S nbA >"$tmp/eth" 2>/dev/null
 	timeout 20 "$N" host show "$host_A" >"$tmp/host" 2>/dev/null
 	c="underlay $u, nbA: driver ${drv:-?}; ethtool -S nbA:"
@@ -489,6 +543,34 @@ for u in "${mtus[@]}"; do
 	echo "   (gcm(aes) ${gcm_drv:-driver unknown}, $shown bytes: encryption ${enc1:-?} then ${enc2:-?} Mbit/s, decryption ${dec1:-?} then ${dec2:-?}, before and after the paths; the limit is the slower direction's faster reading)"
 done
 for c in "${ours_counters[@]}"; do echo "($c)"; done
+# smallest PREFIX: the smallest of scale[PREFIX_<host>] (the slower host).
+smallest() {
+	local key
+	for key in "${!scale[@]}"; do [[ $key == "${1}_"* ]] && echo "${scale[$key]}"; done |
+		sort -n | head -1
+}
+if [ -n "${scale[mtu]}${note[ours-full/${mtus[0]}]}" ]; then
+	u=${mtus[0]} k=ours-full/${mtus[0]}
+	echo
+	echo "-- tables at scale, underlay MTU $u: both hosts with 1,000,000 mapping entries and 65,536 keyed peers (host A reports ${scale[maps]:-?} maps)"
+	if [ -n "${note[$k]}" ]; then
+		echo "   ${note[$k]}"
+	else
+		printf '%-46s %12s %12s %8s\n' "" "1 entry" "full tables" ratio
+		r=-
+		num "${tput[ours/$u]}" && num "${tput[$k]}" && r=$(calc "round(${tput[$k]} / ${tput[ours/$u]}, 3)")
+		scale[ratio_tput]=$r
+		printf '%-46s %12s %12s %8s\n' "sealed path, Mbit/s" "${tput[ours/$u]:-failed}" "${tput[$k]:-failed}" "$r"
+		r=-
+		num "${rr[ours/$u]}" && num "${rr[$k]}" && r=$(calc "round(${rr[$k]} / ${rr[ours/$u]}, 3)")
+		scale[ratio_rr]=$r
+		printf '%-46s %12s %12s %8s\n' "sealed path, RR trans/s" "${rr[ours/$u]:-failed}" "${rr[$k]:-failed}" "$r"
+		printf '%-46s %12s\n' "map import (nitroctl), entries/s, slower host" "$(smallest import)"
+		printf '%-46s %12s\n' "peer keys (NITRO_IOC_PEER_KEY), keys/s" "$(smallest keys)"
+		printf '%-46s %12s\n' "nitroctl map list of a full table, s" "$(smallest list)"
+		echo "   (map list printed $(smallest listed) lines)"
+	fi
+fi
 if [ "${BENCH_PERF:-0}" = 1 ]; then
 	for u in "${mtus[@]}"; do
 		echo
@@ -513,6 +595,17 @@ for u in "${mtus[@]}"; do
 	if num "${tput[ours/$u]}" && num "${limit[$u]}"; then y=$(calc "round(100 * ${tput[ours/$u]} / ${limit[$u]})"); fi
 	verdict "ours / crypto limit, MTU $u" "$y" "${y:+$y%}" ">= 60%" "${y:-0} >= 60"
 done
+if [ -n "${scale[mtu]}${note[ours-full/${mtus[0]}]}" ]; then
+	x=${scale[ratio_tput]}
+	num "$x" || x=''
+	verdict "full tables / one entry, Mbit/s" "$x" "${x:-}" ">= 0.95" "${x:-0} >= 0.95"
+	x=${scale[ratio_rr]}
+	num "$x" || x=''
+	verdict "full tables / one entry, RR" "$x" "${x:-}" ">= 0.95" "${x:-0} >= 0.95"
+	x=$(smallest import)
+	num "$x" || x=''
+	verdict "map import, entries/s" "$x" "${x:-}" ">= 100000" "${x:-0} >= 100000"
+fi
 echo "(crypto limit: Mbit/s through gcm(aes) on one CPU at the size our path seals, the slower of encryption and decryption)"
 [ $fail = 0 ] && echo "net targets: all met" || echo "net targets: NOT all met"
 exit 0
