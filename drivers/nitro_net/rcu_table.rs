@@ -238,9 +238,8 @@ fn free_chains<T: Entry<N>, const N: usize>(b: &Buckets<T, N>) {
     for head in b.heads.iter().take(b.count()) {
         let mut p = head.load(Relaxed);
         while !p.is_null() {
-            // SAFETY: The caller has unpublished `b` and waited for a grace
-            // period (or no reader exists): the node, made by
-            // `KBox::into_raw`, is reached by no one else.
+            // SAFETY: Made by `KBox::into_raw`; `b` is unpublished and past a
+            // grace period (or readerless): no one else reaches the node.
             let n = unsafe { KBox::from_raw(p) };
             p = n.next[0].load(Relaxed);
         }
@@ -303,9 +302,8 @@ impl<T: Entry<N>, const N: usize> Writer<'_, T, N> {
                 break;
             }
             let next = r.next;
-            // SAFETY: Made by `KBox::into_raw`, unlinked from every chain
-            // before the grace period that has now passed: no reader can
-            // still reach it.
+            // SAFETY: Made by `KBox::into_raw`, unlinked before the grace
+            // period that has now passed: no reader can still reach it.
             drop(unsafe { KBox::from_raw(p) });
             p = next;
         }
