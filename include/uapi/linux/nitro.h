@@ -54,6 +54,8 @@ enum nitro_feature {
 	NITRO_FEAT_ALLOWANCES = 1 << 7,
 	/* NITRO_IOC_MAP_BATCH, NITRO_IOC_MAP_LIST: tables at cloud scale. */
 	NITRO_FEAT_MAP_TABLES = 1 << 8,
+	/* NITRO_IOC_SG_* and NITRO_IOC_ENI_GROUPS: security groups. */
+	NITRO_FEAT_SECURITY_GROUPS = 1 << 9,
 };
 
 /* What kind of card a bus member is. */
@@ -663,6 +665,166 @@ struct nitro_eni_allowance {
 	__u64 pps;
 };
 
+/*
+ * Security groups: stateful filters the VPC card applies to an ENI's
+ * traffic, as EC2's do. A group belongs to one VPC and holds rules; an ENI
+ * has up to NITRO_ENI_GROUPS_MAX groups of its VPC. An ENI with no group is
+ * not filtered. One with groups passes a frame that a rule of one of its
+ * groups allows (any rule of any group: rules only allow) or that belongs
+ * to a tracked connection: a flow allowed either way is tracked (per ENI,
+ * at most NITRO_CONNTRACK_MAX at once), so its return traffic passes too.
+ * Everything else is dropped: inbound is denied unless a rule allows it,
+ * and a new group allows all outbound (one egress rule, as EC2's default),
+ * which its rules can replace. A change applies to new flows at once;
+ * tracked ones go on until idle. ARP is never filtered.
+ */
+
+/* Most groups the controller holds, and most per ENI. */
+#define NITRO_SGS_MAX 1024
+#define NITRO_ENI_GROUPS_MAX 5
+/* Most rules per group (both directions together). */
+#define NITRO_SG_RULES_MAX 120
+/*
+ * Most peer addresses an ENI's rules may name once peer groups are
+ * expanded (each ENI of a peer group is one address): ENOSPC past it.
+ */
+#define NITRO_SG_PEERS_MAX 1024
+/* Tracked connections per filtered ENI. */
+#define NITRO_CONNTRACK_MAX 4096
+
+/* struct nitro_sg_rule.dir */
+#define NITRO_SG_INGRESS 0
+#define NITRO_SG_EGRESS 1
+/* struct nitro_sg_rule.proto: every protocol; else IPPROTO_ICMP, _TCP or _UDP. */
+#define NITRO_SG_PROTO_ALL 0
+
+/**
+ * struct nitro_sg_rule - one rule of a security group: what it allows
+ * @dir: NITRO_SG_INGRESS (to the ENI) or NITRO_SG_EGRESS (from it)
+ * @proto: NITRO_SG_PROTO_ALL, IPPROTO_ICMP (1), IPPROTO_TCP (6) or
+ *	IPPROTO_UDP (17)
+ * @prefix_len: the peer's prefix length with @cidr, 0 to 32; 0 with
+ *	@peer_group
+ * @pad: zero
+ * @port_min: TCP and UDP: the lowest destination port allowed; ICMP: the
+ *	lowest type; all protocols: 0
+ * @port_max: the highest, at least @port_min (ICMP: at most 255; all
+ *	protocols: 0)
+ * @cidr: the peer network, network byte order, no bits set past
+ *	@prefix_len (0.0.0.0 with @prefix_len 0: anywhere); 0 with @peer_group
+ * @reserved: zero
+ * @peer_group: a group of the same VPC: the peers are the addresses of the
+ *	ENIs that have it (at the time the card applies the rules, kept up to
+ *	date as ENIs join and leave it); 0: @cidr is the peer
+ */
+struct nitro_sg_rule {
+	__u8 dir;
+	__u8 proto;
+	__u8 prefix_len;
+	__u8 pad;
+	__u16 port_min;
+	__u16 port_max;
+	__u32 cidr;
+	__u32 reserved;
+	__u64 peer_group;
+};
+
+/**
+ * struct nitro_sg_create - argument of NITRO_IOC_SG_CREATE: a new group in
+ * a VPC, with one rule: egress, all protocols, anywhere
+ * @size: see the conventions at the top
+ * @vpc: in: VPC id, 1 to NITRO_VPC_MAX
+ * @id: out: the group's id (in: zero)
+ * @flags: zero
+ * @reserved: zero
+ */
+struct nitro_sg_create {
+	__u32 size;
+	__u32 vpc;
+	__u64 id;
+	__u32 flags;
+	__u32 reserved;
+};
+
+/* nitro_sg_rules.flags: read the rules instead of setting them. */
+#define NITRO_SG_RULES_GET (1U << 0)
+
+/**
+ * struct nitro_sg_rules - argument of NITRO_IOC_SG_RULES: sets all the
+ * rules of a group at once (replacing them), or with NITRO_SG_RULES_GET
+ * reads them. A set is checked whole before it applies (EINVAL for a bad
+ * rule, ENOENT for a peer group that does not exist, EINVAL for one of
+ * another VPC), and is pushed to the card of every attached ENI concerned
+ * before the call returns (ENOSPC if an ENI would name more than
+ * NITRO_SG_PEERS_MAX peers: nothing changes).
+ * @size: see the conventions at the top
+ * @flags: in: NITRO_SG_RULES_GET, or zero
+ * @id: in: the group
+ * @rules: in: user pointer to @count struct nitro_sg_rule (get: to room
+ *	for @count)
+ * @count: in: set: how many rules, 0 to NITRO_SG_RULES_MAX; get: how many
+ *	fit. out (get): how many the group has (only those that fit are
+ *	written)
+ * @rule_size: in: sizeof(struct nitro_sg_rule) for the caller (0: the
+ *	kernel's); rules are read and written at that stride
+ * @vpc: out (get): the group's VPC
+ * @enis: out (get): how many ENIs have the group
+ */
+struct nitro_sg_rules {
+	__u32 size;
+	__u32 flags;
+	__u64 id;
+	__u64 rules;
+	__u32 count;
+	__u32 rule_size;
+	__u32 vpc;
+	__u32 enis;
+};
+
+/**
+ * struct nitro_sg_info - one group, in NITRO_IOC_SG_LIST (struct nitro_list,
+ * in id order)
+ * @id: the group
+ * @vpc: its VPC
+ * @rules: how many rules it has
+ * @enis: how many ENIs have it
+ * @reserved: zero
+ */
+struct nitro_sg_info {
+	__u64 id;
+	__u32 vpc;
+	__u32 rules;
+	__u32 enis;
+	__u32 reserved;
+};
+
+/* nitro_eni_groups.flags: read the ENI's groups instead of setting them. */
+#define NITRO_ENI_GROUPS_GET (1U << 0)
+
+/**
+ * struct nitro_eni_groups - argument of NITRO_IOC_ENI_GROUPS: sets (or with
+ * NITRO_ENI_GROUPS_GET reads) the security groups of an ENI, all of its
+ * VPC, no group twice. Applies at once when the ENI is attached (its card
+ * has the new rules when the call returns), else from its next attach; an
+ * ENI attached with groups passes nothing until its card has their rules.
+ * EBUSY while the ENI is being attached, detached or deleted.
+ * @size: see the conventions at the top
+ * @flags: in: NITRO_ENI_GROUPS_GET, or zero
+ * @id: in: the ENI
+ * @count: in (set) or out (get): how many groups, 0 (not filtered) to
+ *	NITRO_ENI_GROUPS_MAX
+ * @reserved: zero
+ * @groups: in (set) or out (get): the groups, @count of them, the rest zero
+ */
+struct nitro_eni_groups {
+	__u32 size;
+	__u32 flags;
+	__u64 id;
+	__u32 count;
+	__u32 reserved;
+	__u64 groups[NITRO_ENI_GROUPS_MAX];
+};
+
 /**
  * struct nitro_list - argument of the list commands (volumes, ENIs, audit)
  * @size: see the conventions at the top
@@ -746,6 +908,12 @@ enum nitro_metrics_scope {
  * @bw_out_allowance_exceeded: out: (v3) ENI: packets from it, the same
  * @pps_allowance_exceeded: out: (v3) ENI: packets either way dropped over
  *	its packet-rate allowance
+ * @conntrack_allowance_exceeded: out: (v4) ENI: packets of new flows
+ *	dropped because its connection table was full (NITRO_CONNTRACK_MAX)
+ * @conntrack_allowance_available: out: (v4) ENI: connections it can still
+ *	track (NITRO_CONNTRACK_MAX less those tracked; 0 if not filtered)
+ * @sg_denied_in: out: (v4) ENI: packets to it its security groups denied
+ * @sg_denied_out: out: (v4) ENI: packets from it they denied
  */
 struct nitro_metrics {
 	__u32 size;
@@ -780,6 +948,10 @@ struct nitro_metrics {
 	__u64 bw_in_allowance_exceeded;
 	__u64 bw_out_allowance_exceeded;
 	__u64 pps_allowance_exceeded;
+	__u64 conntrack_allowance_exceeded;
+	__u64 conntrack_allowance_available;
+	__u64 sg_denied_in;
+	__u64 sg_denied_out;
 };
 
 /**
@@ -1299,6 +1471,7 @@ struct nitro_hv_result {
 #define NITRO_IOC_ENI_ALLOWANCE _IOWR(NITRO_IOCTL_TYPE, 0x2c, struct nitro_eni_allowance)
 #define NITRO_IOC_MAP_BATCH _IOWR(NITRO_IOCTL_TYPE, 0x2d, struct nitro_map_batch)
 #define NITRO_IOC_MAP_LIST _IOWR(NITRO_IOCTL_TYPE, 0x2e, struct nitro_map_list)
+#define NITRO_IOC_ENI_GROUPS _IOWR(NITRO_IOCTL_TYPE, 0x2f, struct nitro_eni_groups)
 #define NITRO_IOC_METRICS _IOWR(NITRO_IOCTL_TYPE, 0x30, struct nitro_metrics)
 #define NITRO_IOC_AUDIT _IOWR(NITRO_IOCTL_TYPE, 0x31, struct nitro_list)
 #define NITRO_IOC_FIRMWARE_STATUS _IOWR(NITRO_IOCTL_TYPE, 0x40, struct nitro_firmware_status)
@@ -1317,6 +1490,10 @@ struct nitro_hv_result {
 #define NITRO_IOC_HV_REGISTER _IOWR(NITRO_IOCTL_TYPE, 0x60, struct nitro_hv_register)
 #define NITRO_IOC_HV_NEXT _IOWR(NITRO_IOCTL_TYPE, 0x61, struct nitro_hv_command)
 #define NITRO_IOC_HV_DONE _IOWR(NITRO_IOCTL_TYPE, 0x62, struct nitro_hv_result)
+#define NITRO_IOC_SG_CREATE _IOWR(NITRO_IOCTL_TYPE, 0x70, struct nitro_sg_create)
+#define NITRO_IOC_SG_DELETE _IOWR(NITRO_IOCTL_TYPE, 0x71, struct nitro_object_ref)
+#define NITRO_IOC_SG_RULES _IOWR(NITRO_IOCTL_TYPE, 0x72, struct nitro_sg_rules)
+#define NITRO_IOC_SG_LIST _IOWR(NITRO_IOCTL_TYPE, 0x73, struct nitro_list)
 
 /* First published sizes, the smallest the kernel accepts. */
 #define NITRO_VERSION_SIZE_VER0 32
@@ -1378,5 +1555,12 @@ struct nitro_hv_result {
 /* Sizes of the tables at scale. */
 #define NITRO_MAP_BATCH_SIZE_VER0 32
 #define NITRO_MAP_LIST_SIZE_VER0 40
+/* Sizes of the security groups. */
+#define NITRO_SG_RULE_SIZE_VER0 24
+#define NITRO_SG_CREATE_SIZE_VER0 24
+#define NITRO_SG_RULES_SIZE_VER0 40
+#define NITRO_SG_INFO_SIZE_VER0 24
+#define NITRO_ENI_GROUPS_SIZE_VER0 64
+#define NITRO_METRICS_SIZE_VER4 688
 
 #endif /* _UAPI_LINUX_NITRO_H */
