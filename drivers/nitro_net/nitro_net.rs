@@ -29,6 +29,7 @@ mod gcm;
 mod host;
 mod net;
 mod netdev;
+mod rcu_box;
 mod rcu_table;
 mod replay;
 mod sg;
@@ -254,6 +255,13 @@ impl Card for VpcCard {
                 // the next attach brings its own.
                 if let Some((_, port)) = &st.eni(spec.id)?.attached {
                     port.set_allowance(a, spec.allowance_gen);
+                }
+            }
+            Request::SetFilter { eni, rules, gen } => {
+                // Not attached (detached meanwhile): nothing to filter; the
+                // next attach starts closed and is given its own.
+                if let Some((_, port)) = &st.eni(eni.id)?.attached {
+                    port.set_rules(*rules, *gen)?;
                 }
             }
             Request::DetachEni(spec) => Self::detach(st.eni(spec.id)?)?,
