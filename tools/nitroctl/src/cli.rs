@@ -101,6 +101,21 @@ pub enum Command {
     Key(key::KeyCommand),
 }
 
+/// The text of `file` (`-`: standard input) and the name to give it in
+/// messages; a usage error if it cannot be read.
+pub fn read_input(file: &std::path::Path) -> Result<(String, String), Error> {
+    let (name, text) = if file.as_os_str() == "-" {
+        (
+            "standard input".to_string(),
+            std::io::read_to_string(std::io::stdin()),
+        )
+    } else {
+        (file.display().to_string(), std::fs::read_to_string(file))
+    };
+    let text = text.map_err(|error| Error::Usage(format!("cannot read {name}: {error}")))?;
+    Ok((name, text))
+}
+
 /// Parses `nitroctl ARGS...`, for the tests of every family.
 #[cfg(test)]
 pub fn parse(args: &[&str]) -> Cli {

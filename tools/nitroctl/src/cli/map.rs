@@ -411,15 +411,7 @@ impl Imported {
 
 /// `nitroctl map import`.
 fn import(options: &GlobalOptions, host: u32, delete: bool, file: &Path) -> Result<String, Error> {
-    let (name, text) = if file.as_os_str() == "-" {
-        (
-            "standard input".to_string(),
-            std::io::read_to_string(std::io::stdin()),
-        )
-    } else {
-        (file.display().to_string(), std::fs::read_to_string(file))
-    };
-    let text = text.map_err(|error| Error::Usage(format!("cannot read {name}: {error}")))?;
+    let (name, text) = super::read_input(file)?;
     let import = parse_import(&name, &text, host, delete).map_err(Error::Usage)?;
     drop(text);
     let controller = options.open()?;

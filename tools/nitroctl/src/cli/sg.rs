@@ -1121,15 +1121,7 @@ fn outcome(options: &GlobalOptions, id: u64, result: &str) -> String {
 
 /// Reads a file of rules (`-`: standard input) and parses it.
 fn read_rules(file: &Path) -> Result<Vec<Rule>, Error> {
-    let (name, text) = if file.as_os_str() == "-" {
-        (
-            "standard input".to_string(),
-            std::io::read_to_string(std::io::stdin()),
-        )
-    } else {
-        (file.display().to_string(), std::fs::read_to_string(file))
-    };
-    let text = text.map_err(|error| Error::Usage(format!("cannot read {name}: {error}")))?;
+    let (name, text) = super::read_input(file)?;
     parse_rules(&name, &text).map_err(Error::Usage)
 }
 
