@@ -60,7 +60,7 @@ static void test_version(void)
 			 v.features == (NITRO_FEAT_STATUS | NITRO_FEAT_VOLUMES | NITRO_FEAT_ENIS |
 					NITRO_FEAT_METRICS | NITRO_FEAT_AUDIT | NITRO_FEAT_FIRMWARE |
 					NITRO_FEAT_INSTANCES | NITRO_FEAT_ALLOWANCES |
-					NITRO_FEAT_MAP_TABLES) &&
+					NITRO_FEAT_MAP_TABLES | NITRO_FEAT_SECURITY_GROUPS) &&
 			 v.max_cards >= 4 && v.max_volumes == 16384 && v.max_enis == 4096 &&
 			 v.audit_entries == 1024,
 			 "version: abi %u, features %#llx, max_cards %u, max_volumes %u, max_enis %u, audit %u\n",

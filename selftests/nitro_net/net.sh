@@ -249,10 +249,10 @@ mtu() { tip -n gA1 link set dev enia1 mtu "$1" 2>/dev/null; }
 mtu0=$(gx gA1 cat /sys/class/net/enia1/mtu)
 ok '[ "$mtu0" = 1500 ] && mtu 9001 && [ "$(gx gA1 cat /sys/class/net/enia1/mtu)" = 9001 ] && ! mtu 9002 && mtu 68 && ! mtu 67 && mtu 1500' \
 	"MTU 1500 by default; 68 to 9001 accepted, 67 and 9002 refused"
-names="tx_packets tx_bytes rx_packets rx_bytes tx_spoofed tx_no_mapping tx_unsupported tx_no_key tx_sealed tx_plain tx_local bw_in_allowance_exceeded bw_out_allowance_exceeded pps_allowance_exceeded"
+names="tx_packets tx_bytes rx_packets rx_bytes tx_spoofed tx_no_mapping tx_unsupported tx_no_key tx_sealed tx_plain tx_local bw_in_allowance_exceeded bw_out_allowance_exceeded pps_allowance_exceeded sg_denied_in sg_denied_out conntrack_allowance_exceeded conntrack_allowance_available"
 missing=$(for k in $names; do [ "$(ec gA1 enia1 "$k")" = none ] && printf '%s ' "$k"; done)
-ok '[ -z "$missing" ] && [ "$(ec gA1 enia1 bw_in_allowance_exceeded)$(ec gA1 enia1 bw_out_allowance_exceeded)$(ec gA1 enia1 pps_allowance_exceeded)" = 000 ]' \
-	"ethtool -S lists the card's counters (missing: ${missing:-none}); the ENA allowance counters read 0"
+ok '[ -z "$missing" ] && [ "$(ec gA1 enia1 bw_in_allowance_exceeded)$(ec gA1 enia1 bw_out_allowance_exceeded)$(ec gA1 enia1 pps_allowance_exceeded)" = 000 ] && [ "$(ec gA1 enia1 sg_denied_in)$(ec gA1 enia1 sg_denied_out)$(ec gA1 enia1 conntrack_allowance_exceeded)$(ec gA1 enia1 conntrack_allowance_available)" = 0000 ]' \
+	"ethtool -S lists the card's counters (missing: ${missing:-none}); the ENA allowance and connection-tracking counters read 0 (no security group)"
 possible=$(python3 -c 'print(sum(int(b or a) - int(a) + 1 for a, _, b in (r.partition("-") for r in open("/sys/devices/system/cpu/possible").read().strip().split(","))))')
 txq=$(gx gA1 sh -c 'ls -d /sys/class/net/enia1/queues/tx-* | wc -l')
 rxq=$(gx gA1 sh -c 'ls -d /sys/class/net/enia1/queues/rx-* | wc -l')
