@@ -149,9 +149,13 @@ all() {
 	done
 	echo "${out% }"
 }
-# The medium: tables of the dm device over the loop device.
+# The medium: tables of the dm device over the loop device (resumed even if
+# the load fails, on the old table: a device left suspended hangs the card).
 table() {
-	dmsetup suspend --nolockfs $dm && printf '%s\n' "$1" | dmsetup load $dm && dmsetup resume $dm
+	dmsetup suspend --nolockfs $dm
+	printf '%s\n' "$1" | dmsetup load $dm
+	dmsetup resume $dm
+	dmsetup table $dm | sed 's/^/#   table: /'
 }
 heal() { table "$lin"; }
 # The backing's page cache dropped: the next reads reach the medium.
