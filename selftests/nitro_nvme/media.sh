@@ -172,11 +172,12 @@ echo -n "$fw" >/sys/module/firmware_class/parameters/path
 rmmod nitro_nvme && load nitro_nvme || echo "# the block card did not reload with the EBS card key"
 mark_log
 
-# Layout, in 4 KiB blocks of the 32 MiB volume (and of the medium):
-# A 0-1023 acknowledged data, B 1024-2047 under the error range,
-# G 2048-2303 the error range's tail (dd), C 3072-4095 fio while healthy,
-# D 4096-5119 fio over flakey, E 5120-6143 fail_make_request,
-# F 6144-7167 flakey writes.
+# Layout, in 4 KiB blocks of the 32 MiB volume (and of the medium), n of
+# them per region: A from 0 acknowledged data, B from 1024 under the error
+# range (4-9 MiB), G 2048-2303 the error range's tail (dd), C 3072-4095 fio
+# while healthy, D 4096-4607 fio over flakey, E from 5120 fail_make_request,
+# F from 6144 flakey writes.
+n=256
 S=$((32 * MiB / 512))
 truncate -s 32M "$w/medium.img"
 loop=$(losetup -f --show "$w/medium.img")
@@ -189,24 +190,24 @@ disk=$(vol_attach "$vol" sdm)
 echo "# $vol over $dev (dm over $loop) attached as $disk"
 
 # 1: healthy. A written and flushed once (fdatasync), the others prefilled.
-a=$(wr 0 1024 a fsync)
-pre="$(wr 1024 1024 b0 fsync) $(wr 5120 1024 e0 fsync) $(wr 6144 1024 f0 fsync)"
-ok '[ -n "$disk" ] && [ "$a" = acked=1024 ] && [ "$pre" = "acked=1024 acked=1024 acked=1024" ]' \
-	"healthy medium: 4 MiB written with O_DIRECT and acknowledged by fdatasync, 12 MiB more"
+a=$(wr 0 $n a fsync)
+pre="$(wr 1024 $n b0 fsync) $(wr 5120 $n e0 fsync) $(wr 6144 $n f0 fsync)"
+ok '[ -n "$disk" ] && [ "$a" = acked=$n ] && [ "$pre" = "acked=$n acked=$n acked=$n" ]' \
+	"healthy medium: $n blocks written with O_DIRECT and acknowledged by fdatasync, $((3 * n)) more"
 
 # 2, 3: the whole medium fails (dm error table), what was left in memory is
 # written out to it and lost, then it heals.
 table "0 $S error"
 uncache
-out=$(ck 0 1024 a -)
+out=$(ck 0 $n a -)
 echo "# whole medium failed, reading A: $out"
-ok '[ "$out" = "$(all eio 1024)" ]' \
-	"dm-error (whole medium): every read (1024 blocks) fails with EIO, none returns data"
+ok '[ "$out" = "$(all eio $n)" ]' \
+	"dm-error (whole medium): every read ($n blocks) fails with EIO, none returns data"
 heal
 uncache
-out=$(ck 0 1024 a -)
+out=$(ck 0 $n a -)
 echo "# healed, reading A: $out"
-ok '[ "$out" = "$(all new 1024)" ]' \
+ok '[ "$out" = "$(all new $n)" ]' \
 	"data acknowledged by fdatasync before the failure survives it (read from the medium after the heal)"
 
 # 4-6: a range fails (linear + error + linear): B and G, blocks 1024-2303.
@@ -214,15 +215,15 @@ table "0 8192 linear $loop 0
 8192 10240 error
 18432 $((S - 18432)) linear $loop 18432"
 uncache
-outb=$(ck 1024 1024 b0 -)
-outa=$(ck 0 1024 a -)
+outb=$(ck 1024 $n b0 -)
+outa=$(ck 0 $n a -)
 echo "# error range, reading B: $outb; reading A: $outa"
-ok '[ "$outb" = "$(all eio 1024)" ] && [ "$outa" = "$(all new 1024)" ]' \
-	"dm-error (a range): reads in the range fail with EIO (1024 of 1024), reads outside it return the data"
-out=$(wr 1024 1024 b1 dsync)
+ok '[ "$outb" = "$(all eio $n)" ] && [ "$outa" = "$(all new $n)" ]' \
+	"dm-error (a range): reads in the range fail with EIO ($n of $n), reads outside it return the data"
+out=$(wr 1024 $n b1 dsync)
 echo "# error range, O_DSYNC writes to B: $out"
-ok '[ "$out" = "acked=0 eio=1024 other=0" ]' \
-	"dm-error: every O_DSYNC write in the range (1024) fails with EIO"
+ok '[ "$out" = "acked=0 eio=$n other=0" ]' \
+	"dm-error: every O_DSYNC write in the range ($n) fails with EIO"
 head -c $MiB /dev/urandom >"$w/rand"
 out=$(dd if="$w/rand" of="/dev/$disk" bs=64k seek=128 count=16 oflag=direct conv=fdatasync 2>&1); rc=$?
 echo "# dd into the range: exit $rc, $(tail -1 <<<"$out")"
@@ -232,53 +233,46 @@ ok '[ $rc != 0 ] && grep -q "Input/output error" <<<"$out"' \
 # 7: the range heals: the same disk works again.
 heal
 uncache
-out1=$(ck 1024 1024 b1 b0)
-out2=$(wr 1024 1024 b2 dsync)
+out1=$(ck 1024 $n b1 b0)
+out2=$(wr 1024 $n b2 dsync)
 uncache
-out3=$(ck 1024 1024 b2 b1)
+out3=$(ck 1024 $n b2 b1)
 echo "# healed: B after the failed writes: $out1; rewritten: $out2; read: $out3"
-ok '[ "$out1" = "$(all unacked_old 1024)" ] && [ "$out2" = "acked=1024 eio=0 other=0" ] && [ "$out3" = "$(all new 1024)" ] && [ -b /dev/$disk ] && $N volume show "$vol" --json | js "d[\"state\"] == \"attached\""' \
+ok '[ "$out1" = "$(all unacked_old $n)" ] && [ "$out2" = "acked=$n eio=0 other=0" ] && [ "$out3" = "$(all new $n)" ] && [ -b /dev/$disk ] && $N volume show "$vol" --json | js "d[\"state\"] == \"attached\""' \
 	"healed: the failed writes changed nothing, the same $disk (no reattach) writes and reads again"
 
 # 8, 9: dm-flakey, always down (up 0 s, down 1 s): with error_writes, then
 # failing all I/O.
 table "0 $S flakey $loop 0 0 1 1 error_writes"
 uncache
-outa=$(ck 0 1024 a -)
-outf=$(wr 6144 1024 f1 dsync)
+outa=$(ck 0 $n a -)
+outf=$(wr 6144 $n f1 dsync)
 echo "# flakey error_writes: reading A: $outa; O_DSYNC writes to F: $outf"
-ok '[ "$outa" = "$(all new 1024)" ] && [ "$outf" = "acked=0 eio=1024 other=0" ]' \
-	"dm-flakey error_writes: reads return the data, every O_DSYNC write (1024) fails with EIO"
+ok '[ "$outa" = "$(all new $n)" ] && [ "$outf" = "acked=0 eio=$n other=0" ]' \
+	"dm-flakey error_writes: reads return the data, every O_DSYNC write ($n) fails with EIO"
 table "0 $S flakey $loop 0 0 1"
 uncache
-outa=$(ck 0 1024 a -)
-outf=$(ck 6144 1024 f1 f0)
+outa=$(ck 0 $n a -)
+outf=$(ck 6144 $n f1 f0)
 echo "# flakey, all I/O failing: reading A: $outa; reading F: $outf"
-ok '[ "$outa" = "$(all eio 1024)" ] && [ "$outf" = "$(all eio 1024)" ]' \
-	"dm-flakey down: every read (2048 blocks) fails with EIO"
+ok '[ "$outa" = "$(all eio $n)" ] && [ "$outf" = "$(all eio $n)" ]' \
+	"dm-flakey down: every read ($((2 * n)) blocks) fails with EIO"
 
-# 10, 11: fio --verify over a flakey medium (up 1 s, down 1 s, all I/O
-# failing while down), the backing's page cache dropped every 0.3 s so that
-# reads reach it. Then healed: fio's data written while healthy verifies.
-heal
-fioc() { # fio's blocks written while healthy, region C
-	fio --name=c --filename="/dev/$disk" --rw=write --bs=4k --size=4M --offset=12M \
-		--ioengine=psync --direct=1 --verify=crc32c --randrepeat=1 --end_fsync=1 \
-		--verify_state_save=0 --allow_file_create=0 --output=/dev/null "$@"
-}
-fioc --do_verify=0; crc=$?
-table "0 $S flakey $loop 0 1 1"
-(while :; do uncache; sleep 0.3; done) &
-unc=$!
-timeout 300 fio --name=d --filename="/dev/$disk" --rw=randwrite --bs=4k --size=4M --offset=16M \
-	--ioengine=psync --direct=1 --sync=1 --verify=crc32c --do_verify=1 --randrepeat=1 \
-	--continue_on_error=all --error_dump=1 --verify_fatal=0 --verify_state_save=0 \
-	--allow_file_create=0 --output="$w/fio.out" >"$w/fio.err" 2>&1; frc=$?
-kill $unc; wait $unc 2>/dev/null
-# I/O errors by direction, errors other than EIO and verify failures (EILSEQ
-# is fio's own code for those), and verify failures at an offset where fio
-# saw no I/O error.
-read -r rerr werr oerr vfail unexplained < <(python3 -S - "$w/fio.err" <<'EOF'
+# 10, 11: fio --verify=crc32c over a flakey medium (up 1 s, down 1 s, all
+# I/O failing while down), the backing's page cache dropped every 0.3 s so
+# that reads reach it: random O_SYNC writes verified (D), and a verify-only
+# pass over blocks written while healthy (C). Errors are not fatal to fio,
+# and each is logged. Then healed: C verifies whole.
+cjob=(--name=c --filename="/dev/$disk" --rw=randwrite --bs=4k --size=4M --offset=12M
+	--ioengine=psync --direct=1 --verify=crc32c --randrepeat=1 --end_fsync=1
+	--verify_state_save=0 --allow_file_create=0)
+flaky=(--continue_on_error=all --error_dump=1 --verify_fatal=0)
+# fio_errors FILE: from fio's log, the I/O errors (EIO) of reads and of
+# writes, errors other than EIO and EILSEQ (fio's code for a verify
+# failure), verify failures, and verify failures at an offset where fio saw
+# no I/O error.
+fio_errors() {
+	python3 -S - "$1" <<'EOF'
 import re, sys
 io, rd, wr, other, bad = set(), 0, 0, 0, []
 for line in open(sys.argv[1], errors="replace"):
@@ -291,21 +285,36 @@ for line in open(sys.argv[1], errors="replace"):
         elif "multibyte" not in m.group(1):
             other += 1
         continue
-    m = re.search(r"(verify failed|bad magic|bad header|verify).* at file \S+ offset (\d+)", line)
+    m = re.search(r"verify.* at file \S+ offset (\d+)", line)
     if m:
-        bad.append(int(m.group(2)))
+        bad.append(int(m.group(1)))
 print(rd, wr, other, len(bad), len([o for o in bad if o not in io]))
 EOF
-)
-echo "# fio over flakey: exit $frc, I/O errors: $rerr reads, $werr writes, $oerr other; verify failures $vfail, unexplained $unexplained"
-[ "${unexplained:-1}" = 0 ] || grep -iE "verify|bad " "$w/fio.err" | head -10 | sed 's/^/#   /'
-ok '[ $frc != 124 ] && [ "${rerr:-0}" -gt 0 ] && [ "${werr:-0}" -gt 0 ] && [ "$oerr" = 0 ] && [ "$unexplained" = 0 ]' \
-	"fio --verify=crc32c over dm-flakey (1 s up, 1 s down): reads and writes failed with EIO, no block wrong without an I/O error"
+}
+heal
+fio "${cjob[@]}" --do_verify=0 --output=/dev/null; crc=$?
+table "0 $S flakey $loop 0 1 1"
+(while :; do uncache; sleep 0.3; done) &
+unc=$!
+timeout 300 fio --name=d --filename="/dev/$disk" --rw=randwrite --bs=4k --size=2M --offset=16M \
+	--ioengine=psync --direct=1 --sync=1 --verify=crc32c --do_verify=1 --randrepeat=1 \
+	--verify_state_save=0 --allow_file_create=0 "${flaky[@]}" --output="$w/d.out" >"$w/d.err" 2>&1
+drc=$?
+timeout 300 fio "${cjob[@]}" --verify_only "${flaky[@]}" --output="$w/c.out" >"$w/c.err" 2>&1
+vrc=$?
+kill $unc; wait $unc 2>/dev/null
+read -r drd dwr doth dver dunx < <(fio_errors "$w/d.err")
+read -r crd cwr coth cver cunx < <(fio_errors "$w/c.err")
+echo "# fio writing D over flakey: exit $drc; EIO on $dwr writes, $drd reads; $doth other errors; verify failures $dver, unexplained $dunx"
+echo "# fio verifying C over flakey: exit $vrc; EIO on $crd reads, $cwr writes; $coth other errors; verify failures $cver, unexplained $cunx"
+[ "${dunx:-1}${cunx:-1}" = 00 ] || grep -ih "verify" "$w/d.err" "$w/c.err" | head -10 | sed 's/^/#   /'
+ok '[ $drc != 124 ] && [ $vrc != 124 ] && [ "${dwr:-0}" -gt 0 ] && [ "${crd:-0}" -gt 0 ] && [ "$doth$coth" = 00 ] && [ "$dunx$cunx" = 00 ]' \
+	"fio --verify=crc32c over dm-flakey (1 s up, 1 s down): writes and reads failed with EIO, no block wrong without an I/O error"
 heal
 uncache
-out=$(ck 6144 1024 f1 f0)
+out=$(ck 6144 $n f1 f0)
 echo "# healed: F after the flakey writes: $out"
-ok '[ $crc = 0 ] && fioc --verify_only && [ "$out" = "$(all unacked_old 1024)" ]' \
+ok '[ $crc = 0 ] && fio "${cjob[@]}" --verify_only --output=/dev/null && [ "$out" = "$(all unacked_old $n)" ]' \
 	"healed: fio verifies what it wrote while healthy, the writes flakey failed changed nothing"
 
 # 12, 13: fail_make_request on the loop device under dm: every bio to it fails.
@@ -318,21 +327,21 @@ echo 1 >$dbg/interval
 echo -1 >$dbg/times
 echo 1 >"/sys/block/${loop#/dev/}/make-it-fail"
 uncache
-outa=$(ck 0 1024 a -)
-oute=$(wr 5120 1024 e1 dsync)
+outa=$(ck 0 $n a -)
+oute=$(wr 5120 $n e1 dsync)
 echo "# make-it-fail on ${loop#/dev/}: reading A: $outa; O_DSYNC writes to E: $oute"
-ok '[ "$outa" = "$(all eio 1024)" ] && [ "$oute" = "acked=0 eio=1024 other=0" ]' \
-	"fail_make_request on ${loop#/dev/}: every read and O_DSYNC write (2048) fails with EIO"
+ok '[ "$outa" = "$(all eio $n)" ] && [ "$oute" = "acked=0 eio=$n other=0" ]' \
+	"fail_make_request on ${loop#/dev/}: every read and O_DSYNC write ($((2 * n))) fails with EIO"
 echo 0 >"/sys/block/${loop#/dev/}/make-it-fail"
 for kv in $saved; do echo "${kv#*=}" >"$dbg/${kv%%=*}"; done
 uncache
-out1=$(ck 5120 1024 e1 e0)
-out2=$(wr 5120 1024 e2 dsync)
+out1=$(ck 5120 $n e1 e0)
+out2=$(wr 5120 $n e2 dsync)
 uncache
-out3=$(ck 5120 1024 e2 e1)
-outa=$(ck 0 1024 a -)
+out3=$(ck 5120 $n e2 e1)
+outa=$(ck 0 $n a -)
 echo "# make-it-fail off: E after the failed writes: $out1; rewritten: $out2; read: $out3; A: $outa"
-ok '[ "$out1" = "$(all unacked_old 1024)" ] && [ "$out2" = "acked=1024 eio=0 other=0" ] && [ "$out3" = "$(all new 1024)" ] && [ "$outa" = "$(all new 1024)" ]' \
+ok '[ "$out1" = "$(all unacked_old $n)" ] && [ "$out2" = "acked=$n eio=0 other=0" ] && [ "$out3" = "$(all new $n)" ] && [ "$outa" = "$(all new $n)" ]' \
 	"make-it-fail off: the failed writes changed nothing, the disk writes and reads again, A intact"
 
 # 14, 15: the kernel log, and the volume goes cleanly.
