@@ -174,8 +174,8 @@ mark_log
 
 # Layout, in 4 KiB blocks of the 32 MiB volume (and of the medium), n of
 # them per region: A from 0 acknowledged data, B from 1024 under the error
-# range (4-9 MiB), G 2048-2303 the error range's tail (dd), C 3072-4095 fio
-# while healthy, D 4096-4607 fio over flakey, E from 5120 fail_make_request,
+# range (4-9 MiB), G 2048-2303 the error range's tail (dd), C 3072-3583 fio
+# while healthy, D 4096-4351 fio over flakey, E from 5120 fail_make_request,
 # F from 6144 flakey writes.
 n=256
 S=$((32 * MiB / 512))
@@ -184,6 +184,10 @@ loop=$(losetup -f --show "$w/medium.img")
 lin="0 $S linear $loop 0"
 dmsetup create $dm --table "$lin"
 udevadm settle 2>/dev/null
+# No readahead on the backing (the card's descriptor takes the device's
+# setting when opened, at create): each block a read misses in the page
+# cache is read from the medium, so a failing medium fails that very read.
+blockdev --setra 0 $dev
 $N key wrap --card-key "$keyfile" -o "$w/wrapped"
 vol=$($N volume create --kind ebs --size 32M --backing $dev --wrapped-key "$w/wrapped" | awk '{print $1}')
 disk=$(vol_attach "$vol" sdm)
@@ -226,7 +230,7 @@ ok '[ "$out" = "acked=0 eio=$n other=0" ]' \
 	"dm-error: every O_DSYNC write in the range ($n) fails with EIO"
 head -c $MiB /dev/urandom >"$w/rand"
 out=$(dd if="$w/rand" of="/dev/$disk" bs=64k seek=128 count=16 oflag=direct conv=fdatasync 2>&1); rc=$?
-echo "# dd into the range: exit $rc, $(tail -1 <<<"$out")"
+echo "# [$SECONDS s] dd into the range: exit $rc, $(tail -1 <<<"$out")"
 ok '[ $rc != 0 ] && grep -q "Input/output error" <<<"$out"' \
 	"dm-error: dd oflag=direct conv=fdatasync into the range fails with EIO"
 
@@ -247,7 +251,7 @@ table "0 $S flakey $loop 0 0 1 1 error_writes"
 uncache
 outa=$(ck 0 $n a -)
 outf=$(wr 6144 $n f1 dsync)
-echo "# flakey error_writes: reading A: $outa; O_DSYNC writes to F: $outf"
+echo "# [$SECONDS s] flakey error_writes: reading A: $outa; O_DSYNC writes to F: $outf"
 ok '[ "$outa" = "$(all new $n)" ] && [ "$outf" = "acked=0 eio=$n other=0" ]' \
 	"dm-flakey error_writes: reads return the data, every O_DSYNC write ($n) fails with EIO"
 table "0 $S flakey $loop 0 0 1"
@@ -263,7 +267,7 @@ ok '[ "$outa" = "$(all eio $n)" ] && [ "$outf" = "$(all eio $n)" ]' \
 # that reads reach it: random O_SYNC writes verified (D), and a verify-only
 # pass over blocks written while healthy (C). Errors are not fatal to fio,
 # and each is logged. Then healed: C verifies whole.
-cjob=(--name=c --filename="/dev/$disk" --rw=randwrite --bs=4k --size=4M --offset=12M
+cjob=(--name=c --filename="/dev/$disk" --rw=randwrite --bs=4k --size=2M --offset=12M
 	--ioengine=psync --direct=1 --verify=crc32c --randrepeat=1 --end_fsync=1
 	--verify_state_save=0 --allow_file_create=0)
 flaky=(--continue_on_error=all --error_dump=1 --verify_fatal=0)
@@ -293,19 +297,22 @@ EOF
 }
 heal
 fio "${cjob[@]}" --do_verify=0 --output=/dev/null; crc=$?
+uncache
 table "0 $S flakey $loop 0 1 1"
+# The verify pass starts down (1.2 s after the table: its second second).
+sleep 1.2
 (while :; do uncache; sleep 0.3; done) &
 unc=$!
-timeout 300 fio --name=d --filename="/dev/$disk" --rw=randwrite --bs=4k --size=2M --offset=16M \
+timeout 300 fio "${cjob[@]}" --verify_only "${flaky[@]}" --output="$w/c.out" >"$w/c.err" 2>&1
+vrc=$?
+timeout 300 fio --name=d --filename="/dev/$disk" --rw=randwrite --bs=4k --size=1M --offset=16M \
 	--ioengine=psync --direct=1 --sync=1 --verify=crc32c --do_verify=1 --randrepeat=1 \
 	--verify_state_save=0 --allow_file_create=0 "${flaky[@]}" --output="$w/d.out" >"$w/d.err" 2>&1
 drc=$?
-timeout 300 fio "${cjob[@]}" --verify_only "${flaky[@]}" --output="$w/c.out" >"$w/c.err" 2>&1
-vrc=$?
 kill $unc; wait $unc 2>/dev/null
 read -r drd dwr doth dver dunx < <(fio_errors "$w/d.err")
 read -r crd cwr coth cver cunx < <(fio_errors "$w/c.err")
-echo "# fio writing D over flakey: exit $drc; EIO on $dwr writes, $drd reads; $doth other errors; verify failures $dver, unexplained $dunx"
+echo "# [$SECONDS s] fio writing D over flakey: exit $drc; EIO on $dwr writes, $drd reads; $doth other errors; verify failures $dver, unexplained $dunx"
 echo "# fio verifying C over flakey: exit $vrc; EIO on $crd reads, $cwr writes; $coth other errors; verify failures $cver, unexplained $cunx"
 [ "${dunx:-1}${cunx:-1}" = 00 ] || grep -ih "verify" "$w/d.err" "$w/c.err" | head -10 | sed 's/^/#   /'
 ok '[ $drc != 124 ] && [ $vrc != 124 ] && [ "${dwr:-0}" -gt 0 ] && [ "${crd:-0}" -gt 0 ] && [ "$doth$coth" = 00 ] && [ "$dunx$cunx" = 00 ]' \
@@ -340,7 +347,7 @@ out2=$(wr 5120 $n e2 dsync)
 uncache
 out3=$(ck 5120 $n e2 e1)
 outa=$(ck 0 $n a -)
-echo "# make-it-fail off: E after the failed writes: $out1; rewritten: $out2; read: $out3; A: $outa"
+echo "# [$SECONDS s] make-it-fail off: E after the failed writes: $out1; rewritten: $out2; read: $out3; A: $outa"
 ok '[ "$out1" = "$(all unacked_old $n)" ] && [ "$out2" = "acked=$n eio=0 other=0" ] && [ "$out3" = "$(all new $n)" ] && [ "$outa" = "$(all new $n)" ]' \
 	"make-it-fail off: the failed writes changed nothing, the disk writes and reads again, A intact"
 
