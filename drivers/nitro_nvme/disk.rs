@@ -139,6 +139,13 @@ impl NvmeDisk {
         lim.logical_block_size = vol.block_size;
         lim.physical_block_size = vol.block_size;
         let zero_max = if vol.is_ebs() {
+            // A write completes once it is in the backing's page cache, so
+            // the disk has a volatile write cache: declared, the block layer
+            // sends flushes (fsync, O_DSYNC and FUA writes), which sync the
+            // backing (`Volume::flush`) and fail if its writeback failed.
+            // Undeclared, it drops them and reports success for data that
+            // may never reach the medium.
+            lim.features = ffi::BLK_FEAT_WRITE_CACHE;
             EBS_MAX_ZERO_SECTORS
         } else {
             MAX_ZERO_SECTORS

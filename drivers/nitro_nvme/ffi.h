@@ -24,6 +24,7 @@
  * rust/bindings/bindings_helper.h gives them: Kbuild strips the prefix.
  */
 const blk_opf_t RUST_CONST_HELPER_REQ_OP_MASK = REQ_OP_MASK;
+const blk_features_t RUST_CONST_HELPER_BLK_FEAT_WRITE_CACHE = BLK_FEAT_WRITE_CACHE;
 #endif
 
 #endif
