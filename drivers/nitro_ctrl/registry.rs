@@ -598,6 +598,26 @@ pub(crate) fn attached_to<S: Spec>(registry: &Registry, instance: u64) -> Result
     Ok(out)
 }
 
+/// The first object attached (or being attached or detached) to
+/// `instance` whose id is above `after`: a walk over them that allocates
+/// nothing (terminate, which must not fail half-way).
+pub(crate) fn next_attached_to<S: Spec>(
+    registry: &Registry,
+    instance: u64,
+    after: u64,
+) -> Option<Obj<S>> {
+    let mut t = S::table(registry).lock();
+    let mut cursor = t.objs.cursor_lower_bound_mut(&after.checked_add(1)?);
+    while let Some(c) = cursor {
+        let o = c.current().1;
+        if instance != 0 && o.instance == instance && crate::instances::attached(o.state) {
+            return Some(*o);
+        }
+        cursor = c.move_next();
+    }
+    None
+}
+
 /// Wipes instance-storage volume `id` in place (`Request::WipeVolume`):
 /// its card destroys the data and keeps the volume, attached as it was.
 pub(crate) fn wipe(ctrl: &Controller, id: u64) -> Result {
