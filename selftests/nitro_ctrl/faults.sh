@@ -307,7 +307,11 @@ sweep() {
 		done
 		last=$lo
 	fi
-	echo "# $op: $runs injected runs, $refused refused; ${past:+path of $last sites}${past:-capped at $last}"
+	if [ -n "$past" ]; then
+		echo "# $op: $runs injected runs, $refused refused; its last site: $last"
+	else
+		echo "# $op: $runs injected runs, $refused refused; stopped at step $last (NITRO_FAULT_STEPS)"
+	fi
 	ok '[ -z "$bad_errno" ]' "$desc: each run succeeded or failed with ENOMEM/EFAULT${bad_errno:+: $bad_errno}"
 	ok '[ -z "$bad_state" ]' "$desc: then the state is what the answer said, consistent; retry and cleanup work${bad_state:+: $bad_state}"
 	step "$op"
