@@ -572,17 +572,25 @@ pub(crate) fn terminate(ctrl: &Controller, id: u64) -> Result<InstanceState> {
 
 /// The last of terminate, once the instance has no processes: its devices
 /// go (detached; deleted if so flagged) and it moves to the ring.
+///
+/// It allocates nothing before the instance is gone: it walks the devices
+/// one at a time (no list of them is made), so that a terminate cannot
+/// fail half-way and leave the instance shutting down, busy, for ever.
 fn finish_terminate(ctrl: &Controller, id: u64) -> Result {
-    for o in registry::attached_to::<VolumeSpec>(&ctrl.registry, id)?.iter() {
+    let mut after = 0;
+    while let Some(o) = registry::next_attached_to::<VolumeSpec>(&ctrl.registry, id, after) {
         let vol = o.spec.id;
+        after = vol;
         if registry::change::<VolumeSpec>(ctrl, vol, Op::Detach, Attach::NONE).is_ok()
             && o.flags & uapi::NITRO_ATTACH_DELETE_ON_TERMINATION != 0
         {
             let _ = registry::change::<VolumeSpec>(ctrl, vol, Op::Delete, Attach::NONE);
         }
     }
-    for o in registry::attached_to::<EniSpec>(&ctrl.registry, id)?.iter() {
+    let mut after = 0;
+    while let Some(o) = registry::next_attached_to::<EniSpec>(&ctrl.registry, id, after) {
         let eni = o.spec.id;
+        after = eni;
         if registry::change::<EniSpec>(ctrl, eni, Op::Detach, Attach::NONE).is_ok()
             && o.flags & uapi::NITRO_ATTACH_DELETE_ON_TERMINATION != 0
         {

@@ -19,7 +19,12 @@ use crate::{
     kapi,
     state::{self, Op, Refusal, State},
 };
-use kernel::{new_mutex, prelude::*, rbtree::RBTree, sync::Mutex};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    rbtree::{RBTree, RBTreeNodeReservation},
+    sync::Mutex,
+};
 
 impl From<Refusal> for Error {
     fn from(r: Refusal) -> Error {
@@ -445,6 +450,14 @@ pub(crate) fn change<S: Spec>(ctrl: &Controller, id: u64, op: Op, att: Attach) -
     let card_names = op == Op::Attach
         && (att.device.is_empty() || S::CARD_NAMES_IN_INSTANCE && att.instance != 0);
     let key = (att.instance, att.device);
+    // A name the card chooses on the host is recorded with its answer: the
+    // node for it is allocated now, so that recording cannot fail once the
+    // card has acted.
+    let name_node = if card_names && att.instance == 0 {
+        Some(RBTreeNodeReservation::new(GFP_KERNEL)?)
+    } else {
+        None
+    };
     let (spec, begin, card_id) = S::with_table(registry, |t| -> Result<_> {
         let obj = *t.get_mut(id)?;
         let begin = state::begin(obj.state, op)?;
@@ -528,10 +541,10 @@ pub(crate) fn change<S: Spec>(ctrl: &Controller, id: u64, op: Op, att: Attach) -
                 if release && !old_key.1.is_empty() {
                     t.devices.remove(&old_key);
                 }
-                if let Some(name) = named.filter(|_| att.instance == 0) {
+                if let (Some(name), Some(node)) = (named.filter(|_| att.instance == 0), name_node) {
                     // A card-chosen name is unique on the card; record it so
                     // that callers cannot take it.
-                    let _ = t.devices.try_create_and_insert((0, name), id, GFP_KERNEL);
+                    t.devices.insert(node.into_node((0, name), id));
                 }
                 Ok(used)
             }
@@ -593,6 +606,26 @@ pub(crate) fn attached_to<S: Spec>(registry: &Registry, instance: u64) -> Result
         }
     }
     Ok(out)
+}
+
+/// The first object attached (or being attached or detached) to
+/// `instance` whose id is above `after`: a walk over them that allocates
+/// nothing (terminate, which must not fail half-way).
+pub(crate) fn next_attached_to<S: Spec>(
+    registry: &Registry,
+    instance: u64,
+    after: u64,
+) -> Option<Obj<S>> {
+    let mut t = S::table(registry).lock();
+    let mut cursor = t.objs.cursor_lower_bound_mut(&after.checked_add(1)?);
+    while let Some(c) = cursor {
+        let o = c.current().1;
+        if instance != 0 && o.instance == instance && crate::instances::attached(o.state) {
+            return Some(*o);
+        }
+        cursor = c.move_next();
+    }
+    None
 }
 
 /// Wipes instance-storage volume `id` in place (`Request::WipeVolume`):
