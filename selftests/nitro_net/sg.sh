@@ -197,7 +197,7 @@ got=$(nctl eni groups "$b1" 2>/dev/null | sgid)
 nctl sg list --json >"$w/list1.json" 2>/dev/null; lrc=$?
 # Fails if a new group does not start with exactly "egress all - 0.0.0.0/0",
 # or the ENI's groups are not recorded.
-ok '[ -n "$SG1" ] && [ $shrc = 0 ] && js "d[\"vpc\"] == $VPC and [(r[\"dir\"], r[\"proto\"], r[\"cidr\"]) for r in d[\"rules\"]] == [(\"egress\", \"all\", \"0.0.0.0/0\")]" <"$w/show1.json" && [ $grc = 0 ] && [ "$got" = "$SG1" ] && [ $lrc = 0 ] && js "[(g[\"vpc\"], g[\"rules\"], g[\"enis\"]) for g in d if g[\"id\"] == \"$SG1\"] == [($VPC, 1, 1)]" <"$w/list1.json"' \
+ok '[ -n "$SG1" ] && [ $shrc = 0 ] && js "d[\"vpc\"] == $VPC and d[\"enis\"] == 0 and [r[\"text\"] for r in d[\"rules\"]] == [\"egress all - 0.0.0.0/0\"]" <"$w/show1.json" && [ $grc = 0 ] && [ "$got" = "$SG1" ] && [ $lrc = 0 ] && js "[(g[\"vpc\"], g[\"rules\"], g[\"enis\"]) for g in d if g[\"id\"] == \"$SG1\"] == [($VPC, 1, 1)]" <"$w/list1.json"' \
 	"sg create --vpc $VPC: ${SG1:-no id}, one rule, egress all to 0.0.0.0/0 (show --json); eni groups b1 $SG1, read back (${got:-none}); sg list: 1 rule, 1 ENI"
 
 # 4-7: default deny inbound, allow outbound, return traffic tracked.
