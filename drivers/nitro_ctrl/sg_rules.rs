@@ -195,12 +195,22 @@ mod tests {
             RawRule { pad: 1, ..ok },
             RawRule { reserved: 1, ..ok },
             RawRule { proto: 99, ..ok },
-            RawRule { port_min: 23, port_max: 22, ..ok },
-            RawRule { prefix_len: 33, ..ok },
+            RawRule {
+                port_min: 23,
+                port_max: 22,
+                ..ok
+            },
+            RawRule {
+                prefix_len: 33,
+                ..ok
+            },
             raw(0, PROTO_TCP, (22, 22), [10, 0, 0, 1], 8),
             raw(0, PROTO_ALL, (0, 1), [0, 0, 0, 0], 0),
             raw(0, PROTO_ICMP, (0, 256), [0, 0, 0, 0], 0),
-            RawRule { peer_group: 7, ..ok },
+            RawRule {
+                peer_group: 7,
+                ..ok
+            },
         ] {
             assert_eq!(Rule::check(&bad), None, "{bad:?}");
         }

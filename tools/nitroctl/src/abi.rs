@@ -18,6 +18,43 @@ pub mod state;
 #[path = "../../../drivers/nitro_ctrl/lifecycle.rs"]
 pub mod lifecycle;
 
+/// Security group rules: what a `struct nitro_sg_rule` may hold, checked as
+/// the controller checks it (its tests run here too).
+#[path = "../../../drivers/nitro_ctrl/sg_rules.rs"]
+pub mod sg_rules;
+
+impl From<sg_rules::RawRule> for nitro_sg_rule {
+    fn from(raw: sg_rules::RawRule) -> Self {
+        nitro_sg_rule {
+            dir: raw.dir,
+            proto: raw.proto,
+            prefix_len: raw.prefix_len,
+            pad: raw.pad,
+            port_min: raw.port_min,
+            port_max: raw.port_max,
+            cidr: raw.cidr,
+            reserved: raw.reserved,
+            peer_group: raw.peer_group,
+        }
+    }
+}
+
+impl From<nitro_sg_rule> for sg_rules::RawRule {
+    fn from(rule: nitro_sg_rule) -> Self {
+        sg_rules::RawRule {
+            dir: rule.dir,
+            proto: rule.proto,
+            prefix_len: rule.prefix_len,
+            pad: rule.pad,
+            port_min: rule.port_min,
+            port_max: rule.port_max,
+            cidr: rule.cidr,
+            reserved: rule.reserved,
+            peer_group: rule.peer_group,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,7 +93,7 @@ mod tests {
                 NITRO_ENI_DESCRIBE_SIZE_VER3,
             ),
             (size_of::<nitro_list>(), NITRO_LIST_SIZE_VER0),
-            (size_of::<nitro_metrics>(), NITRO_METRICS_SIZE_VER3),
+            (size_of::<nitro_metrics>(), NITRO_METRICS_SIZE_VER4),
             (size_of::<nitro_audit_entry>(), NITRO_AUDIT_ENTRY_SIZE_VER0),
             (
                 size_of::<nitro_instance_create>(),
@@ -381,6 +418,92 @@ mod tests {
         assert_eq!(offset_of!(nitro_instance_type, pps), 72);
         // ~0ULL, whatever type bindgen gives the macro.
         assert_eq!(NITRO_ALLOWANCE_NONE as u64, u64::MAX);
+    }
+
+    #[test]
+    fn security_group_layouts() {
+        let sizes = [
+            (size_of::<nitro_sg_rule>(), NITRO_SG_RULE_SIZE_VER0),
+            (size_of::<nitro_sg_create>(), NITRO_SG_CREATE_SIZE_VER0),
+            (size_of::<nitro_sg_rules>(), NITRO_SG_RULES_SIZE_VER0),
+            (size_of::<nitro_sg_info>(), NITRO_SG_INFO_SIZE_VER0),
+            (size_of::<nitro_eni_groups>(), NITRO_ENI_GROUPS_SIZE_VER0),
+        ];
+        for (index, (have, want)) in sizes.iter().enumerate() {
+            assert_eq!(*have, *want as usize, "struct #{index}");
+        }
+        assert_eq!(offset_of!(nitro_sg_rule, dir), 0);
+        assert_eq!(offset_of!(nitro_sg_rule, proto), 1);
+        assert_eq!(offset_of!(nitro_sg_rule, prefix_len), 2);
+        assert_eq!(offset_of!(nitro_sg_rule, pad), 3);
+        assert_eq!(offset_of!(nitro_sg_rule, port_min), 4);
+        assert_eq!(offset_of!(nitro_sg_rule, port_max), 6);
+        assert_eq!(offset_of!(nitro_sg_rule, cidr), 8);
+        assert_eq!(offset_of!(nitro_sg_rule, reserved), 12);
+        assert_eq!(offset_of!(nitro_sg_rule, peer_group), 16);
+        assert_eq!(offset_of!(nitro_sg_create, vpc), 4);
+        assert_eq!(offset_of!(nitro_sg_create, id), 8);
+        assert_eq!(offset_of!(nitro_sg_create, flags), 16);
+        assert_eq!(offset_of!(nitro_sg_rules, flags), 4);
+        assert_eq!(offset_of!(nitro_sg_rules, id), 8);
+        assert_eq!(offset_of!(nitro_sg_rules, rules), 16);
+        assert_eq!(offset_of!(nitro_sg_rules, count), 24);
+        assert_eq!(offset_of!(nitro_sg_rules, rule_size), 28);
+        assert_eq!(offset_of!(nitro_sg_rules, vpc), 32);
+        assert_eq!(offset_of!(nitro_sg_rules, enis), 36);
+        assert_eq!(offset_of!(nitro_sg_info, vpc), 8);
+        assert_eq!(offset_of!(nitro_sg_info, rules), 12);
+        assert_eq!(offset_of!(nitro_sg_info, enis), 16);
+        assert_eq!(offset_of!(nitro_eni_groups, flags), 4);
+        assert_eq!(offset_of!(nitro_eni_groups, id), 8);
+        assert_eq!(offset_of!(nitro_eni_groups, count), 16);
+        assert_eq!(offset_of!(nitro_eni_groups, groups), 24);
+        assert_eq!(NITRO_ENI_GROUPS_MAX, 5);
+        assert_eq!(NITRO_SG_RULES_MAX, 120);
+        assert_eq!(NITRO_SGS_MAX, 1024);
+        assert_eq!(NITRO_FEAT_SECURITY_GROUPS, 1 << 9);
+        // The shared file's constants are the header's.
+        assert_eq!(u32::from(sg_rules::PROTO_ALL), NITRO_SG_PROTO_ALL);
+        assert_eq!(
+            u32::from(sg_rules::Rule::EGRESS_ALL.raw().dir),
+            NITRO_SG_EGRESS
+        );
+        // Metrics version 4 grew at the end.
+        assert_eq!(
+            offset_of!(nitro_metrics, conntrack_allowance_exceeded),
+            NITRO_METRICS_SIZE_VER3 as usize
+        );
+        assert_eq!(
+            offset_of!(nitro_metrics, conntrack_allowance_available),
+            664
+        );
+        assert_eq!(offset_of!(nitro_metrics, sg_denied_in), 672);
+        assert_eq!(offset_of!(nitro_metrics, sg_denied_out), 680);
+        // _IOWR(0xBB, nr, struct).
+        let iowr = |nr: u32, size: usize| (3 << 30) | ((size as u32) << 16) | (0xBB << 8) | nr;
+        assert_eq!(NITRO_IOC_ENI_GROUPS, iowr(0x2f, 64));
+        assert_eq!(NITRO_IOC_SG_CREATE, iowr(0x70, 24));
+        assert_eq!(
+            NITRO_IOC_SG_DELETE,
+            iowr(0x71, size_of::<nitro_object_ref>())
+        );
+        assert_eq!(NITRO_IOC_SG_RULES, iowr(0x72, 40));
+        assert_eq!(NITRO_IOC_SG_LIST, iowr(0x73, size_of::<nitro_list>()));
+        // The two views of a rule convert field for field.
+        let raw = sg_rules::RawRule {
+            dir: 1,
+            proto: 6,
+            prefix_len: 24,
+            pad: 2,
+            port_min: 80,
+            port_max: 8080,
+            cidr: 0x0102_0304,
+            reserved: 5,
+            peer_group: 7,
+        };
+        let abi = nitro_sg_rule::from(raw);
+        assert_eq!((abi.pad, abi.reserved, abi.peer_group), (2, 5, 7));
+        assert_eq!(sg_rules::RawRule::from(abi), raw);
     }
 
     #[test]

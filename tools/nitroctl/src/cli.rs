@@ -10,6 +10,7 @@ pub mod instance;
 pub mod key;
 pub mod map;
 pub mod metrics;
+pub mod sg;
 pub mod status;
 pub mod version;
 pub mod volume;
@@ -84,6 +85,10 @@ pub enum Command {
     /// address (one entry, or a file of them in batches).
     #[command(subcommand)]
     Map(map::MapCommand),
+    /// Manage security groups: stateful filters of ENIs' traffic, their
+    /// rules (`nitroctl eni groups` gives an ENI its groups).
+    #[command(subcommand)]
+    Sg(sg::SgCommand),
     /// Show per-card, per-volume and per-ENI counters (pulled on demand).
     Metrics(metrics::MetricsArgs),
     /// Show the audit log of control operations.

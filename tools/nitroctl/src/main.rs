@@ -37,6 +37,7 @@ fn run(cli: &Cli) -> Result<String, Error> {
         Command::Instance(command) => cli::instance::run(options, command),
         Command::Host(command) => cli::host::run(options, command),
         Command::Map(command) => cli::map::run(options, command),
+        Command::Sg(command) => cli::sg::run(options, command),
         Command::Metrics(args) => cli::metrics::run(options, args),
         Command::Audit => cli::audit::run(options),
         Command::Firmware(command) => cli::firmware::run(options, command),

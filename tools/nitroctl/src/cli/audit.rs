@@ -3,7 +3,7 @@
 
 use crate::{
     abi,
-    cli::GlobalOptions,
+    cli::{sg, GlobalOptions},
     error::Error,
     objects::ObjectKind,
     output::{or_dash, table, Rows},
@@ -53,8 +53,13 @@ pub fn op_name(number: u32) -> &'static str {
         0x2a => "map-delete",
         0x2b => "peer-key",
         0x2c => "eni-allowance",
+        0x2f => "eni-groups",
         0x42 => "firmware-allow",
         0x43 => "firmware-update",
+        0x70 => "sg-create",
+        0x71 => "sg-delete",
+        0x72 => "sg-rules",
+        0x73 => "sg-list",
         _ => "unknown",
     }
 }
@@ -97,6 +102,8 @@ impl AuditEntry {
             // Host, mapping and key commands: the object is the host number.
             0x26..=0x2b => format!("host-{}", entry.id),
             0x20..0x30 => ObjectKind::Eni.format_id(entry.id),
+            // Security group commands: the group.
+            0x70..0x80 => sg::format_id(entry.id),
             _ => ObjectKind::Volume.format_id(entry.id),
         };
         AuditEntry {
@@ -200,5 +207,34 @@ mod tests {
             (reported.op, reported.id.as_str(), reported.result.as_str()),
             ("eni-allowance", "eni-00000000000000009", "EBUSY")
         );
+        // An ENI's groups are audited under the ENI; a group's commands
+        // under the group.
+        for (command, op, id) in [
+            (
+                abi::NITRO_IOC_ENI_GROUPS,
+                "eni-groups",
+                "eni-0000000000000000a",
+            ),
+            (
+                abi::NITRO_IOC_SG_CREATE,
+                "sg-create",
+                "sg-0000000000000000a",
+            ),
+            (
+                abi::NITRO_IOC_SG_DELETE,
+                "sg-delete",
+                "sg-0000000000000000a",
+            ),
+            (abi::NITRO_IOC_SG_RULES, "sg-rules", "sg-0000000000000000a"),
+            (abi::NITRO_IOC_SG_LIST, "sg-list", "sg-0000000000000000a"),
+        ] {
+            let entry = abi::nitro_audit_entry {
+                op: command & 0xff,
+                id: 10,
+                ..Default::default()
+            };
+            let reported = AuditEntry::from_abi(&entry);
+            assert_eq!((reported.op, reported.id.as_str()), (op, id));
+        }
     }
 }

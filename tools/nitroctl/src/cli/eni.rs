@@ -3,7 +3,11 @@
 
 use crate::{
     abi, address,
-    cli::{instance, GlobalOptions},
+    cli::{
+        instance,
+        sg::{self, GroupList},
+        GlobalOptions,
+    },
     device::{sized, Controller},
     error::Error,
     objects::{self, Change, IdArg, ObjectKind},
@@ -74,6 +78,19 @@ pub enum EniCommand {
         id: String,
         #[command(flatten)]
         limits: AllowanceArgs,
+    },
+    /// Show an ENI's security groups, or set them.
+    ///
+    /// With a list, the ENI's groups become those (all of its VPC, at most
+    /// 5): at once if it is attached, else from its next attach; `none`
+    /// removes them all (an ENI with no group is not filtered). Without,
+    /// prints them as the list takes them.
+    Groups {
+        /// eni-...
+        id: String,
+        /// The groups: sg-...,sg-... or none.
+        #[arg(value_name = "SG,SG,...|none", value_parser = sg::parse_group_list)]
+        groups: Option<GroupList>,
     },
 }
 
@@ -197,8 +214,38 @@ pub fn run(options: &GlobalOptions, command: &EniCommand) -> Result<String, Erro
             let id = kind.parse_id(&arg.id)?;
             let info = describe(&controller, id)
                 .map_err(|error| objects::explain(&controller, kind, "show", Some(id), error))?;
-            let eni = Eni::from_abi(&info).known(has_allowances(&controller));
+            let mut eni = Eni::from_abi(&info).known(has_allowances(&controller));
+            // A separate request, which an older controller does not know.
+            if sg::has_security_groups(&controller) {
+                let groups = sg::get_eni_groups(&controller, id).map_err(|error| {
+                    sg::explain(&controller, sg::Operation::EniGroupsGet(id), error)
+                })?;
+                eni.groups = Some(groups.iter().map(|&group| sg::format_id(group)).collect());
+            }
             options.render(&eni, Eni::human)
+        }
+        EniCommand::Groups { id, groups: None } => {
+            let id = kind.parse_id(id)?;
+            let groups = sg::get_eni_groups(&controller, id).map_err(|error| {
+                sg::explain(&controller, sg::Operation::EniGroupsGet(id), error)
+            })?;
+            let report = EniGroups {
+                id: kind.format_id(id),
+                groups: groups.iter().map(|&group| sg::format_id(group)).collect(),
+            };
+            options.render(&report, |_| format!("{}\n", sg::format_group_list(&groups)))
+        }
+        EniCommand::Groups {
+            id,
+            groups: Some(GroupList(groups)),
+        } => {
+            let id = kind.parse_id(id)?;
+            sg::set_eni_groups(&controller, id, groups)?;
+            let result = match groups.len() {
+                0 => "groups: none (not filtered)".to_string(),
+                _ => format!("groups: {}", sg::format_group_list(groups)),
+            };
+            objects::outcome(options, kind, id, &result)
         }
         EniCommand::Allowance { id, limits } => {
             let id = kind.parse_id(id)?;
@@ -215,6 +262,15 @@ pub fn run(options: &GlobalOptions, command: &EniCommand) -> Result<String, Erro
             objects::outcome(options, kind, id, &result)
         }
     })
+}
+
+/// An ENI's security groups, as `eni groups` reports them.
+#[derive(Serialize, Debug, PartialEq)]
+pub struct EniGroups {
+    /// eni-...
+    pub id: String,
+    /// its groups, sg-... (none: not filtered)
+    pub groups: Vec<String>,
 }
 
 /// Whether the controller has per-ENI allowances (`NITRO_FEAT_ALLOWANCES`):
@@ -347,6 +403,10 @@ pub struct Eni {
     /// its traffic allowances (absent from a controller without them)
     #[serde(flatten)]
     pub allowance: Option<Allowances>,
+    /// its security groups, sg-... (absent from a controller without
+    /// them, and from `list`; empty: not filtered)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
 }
 
 /// An ENI's traffic allowances, as reported: what the card enforces now
@@ -729,6 +789,7 @@ impl Eni {
             instance: (info.instance != 0).then(|| instance::format_id(info.instance)),
             delete_on_termination: info.flags & abi::NITRO_ATTACH_DELETE_ON_TERMINATION != 0,
             allowance: Some(Allowances::from_abi(info)),
+            groups: None,
         }
     }
 
@@ -753,6 +814,13 @@ impl Eni {
                 .as_ref()
                 .map(|allowance| allowance.line.clone());
             map.insert("allowance".into(), serde_json::json!(line));
+            if let Some(groups) = &self.groups {
+                let line = match groups.len() {
+                    0 => "none (not filtered)".to_string(),
+                    _ => groups.join(","),
+                };
+                map.insert("groups".into(), serde_json::json!(line));
+            }
         }
         output::key_values(&fields)
     }
@@ -1090,6 +1158,54 @@ mod tests {
         }
         assert!(old.human().starts_with("allowance   -\n"));
         assert!(eni_table(&[old]).ends_with("  -\n"));
+    }
+
+    #[test]
+    fn eni_groups_in_show() {
+        let info = abi::nitro_eni_info {
+            id: 1,
+            state: abi::NITRO_STATE_AVAILABLE,
+            ..Default::default()
+        };
+        // From a controller without security groups: no groups at all.
+        let eni = Eni::from_abi(&info);
+        assert!(serde_json::to_value(&eni).unwrap().get("groups").is_none());
+        assert!(!eni.human().contains("groups"), "{}", eni.human());
+        let groups = vec![sg::format_id(1), sg::format_id(0xabcd)];
+        let eni = Eni {
+            groups: Some(groups.clone()),
+            ..Eni::from_abi(&info)
+        };
+        let json = serde_json::to_value(&eni).unwrap();
+        assert_eq!(json["groups"], serde_json::json!(groups));
+        assert!(
+            eni.human()
+                .contains("\ngroups      sg-00000000000000001,sg-0000000000000abcd\nhost "),
+            "{}",
+            eni.human()
+        );
+        let eni = Eni {
+            groups: Some(vec![]),
+            ..Eni::from_abi(&info)
+        };
+        assert_eq!(
+            serde_json::to_value(&eni).unwrap()["groups"],
+            serde_json::json!([])
+        );
+        assert!(eni.human().contains("\ngroups      none (not filtered)\n"));
+        // `eni list` has no column for them.
+        assert!(!eni_table(&[eni]).contains("GROUPS"));
+        let report = EniGroups {
+            id: "eni-00000000000000001".into(),
+            groups,
+        };
+        assert_eq!(
+            serde_json::to_value(&report).unwrap(),
+            serde_json::json!({
+                "id": "eni-00000000000000001",
+                "groups": ["sg-00000000000000001", "sg-0000000000000abcd"],
+            })
+        );
     }
 
     #[test]

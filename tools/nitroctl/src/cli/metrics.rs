@@ -100,6 +100,15 @@ pub struct Counters {
     pub bw_out_allowance_exceeded: u64,
     /// packets either way dropped over its packet-rate allowance (ENIs)
     pub pps_allowance_exceeded: u64,
+    /// packets of new flows dropped because the ENI's connection table was
+    /// full (ENIs, v4; ENA's name)
+    pub conntrack_allowance_exceeded: u64,
+    /// connections the ENI can still track (0 if it is not filtered)
+    pub conntrack_allowance_available: u64,
+    /// packets to the ENI its security groups denied
+    pub sg_denied_in: u64,
+    /// packets from the ENI its security groups denied
+    pub sg_denied_out: u64,
 }
 
 /// The upper bound, in microseconds, of the histogram bin that holds the
@@ -150,6 +159,10 @@ impl Counters {
             bw_in_allowance_exceeded: metrics.bw_in_allowance_exceeded,
             bw_out_allowance_exceeded: metrics.bw_out_allowance_exceeded,
             pps_allowance_exceeded: metrics.pps_allowance_exceeded,
+            conntrack_allowance_exceeded: metrics.conntrack_allowance_exceeded,
+            conntrack_allowance_available: metrics.conntrack_allowance_available,
+            sg_denied_in: metrics.sg_denied_in,
+            sg_denied_out: metrics.sg_denied_out,
         }
     }
 }
@@ -199,7 +212,7 @@ impl Snapshot {
                 ]
             })
             .collect();
-        let enis: Rows<9> = self
+        let enis: Rows<13> = self
             .enis
             .iter()
             .map(|eni| {
@@ -213,6 +226,10 @@ impl Snapshot {
                     eni.bw_in_allowance_exceeded.to_string(),
                     eni.bw_out_allowance_exceeded.to_string(),
                     eni.pps_allowance_exceeded.to_string(),
+                    eni.conntrack_allowance_exceeded.to_string(),
+                    eni.conntrack_allowance_available.to_string(),
+                    eni.sg_denied_in.to_string(),
+                    eni.sg_denied_out.to_string(),
                 ]
             })
             .collect();
@@ -234,8 +251,8 @@ impl Snapshot {
             &volumes,
         ));
         out.push('\n');
-        // The allowance counters last, under ENA's names (DROPS counts
-        // them too).
+        // The allowance counters after DROPS, under ENA's names (DROPS
+        // counts them too), then the security groups'.
         out.push_str(&table(
             &[
                 "ENI",
@@ -247,6 +264,10 @@ impl Snapshot {
                 "BW_IN_ALLOWANCE_EXCEEDED",
                 "BW_OUT_ALLOWANCE_EXCEEDED",
                 "PPS_ALLOWANCE_EXCEEDED",
+                "CONNTRACK_ALLOWANCE_EXCEEDED",
+                "CONNTRACK_ALLOWANCE_AVAILABLE",
+                "SG_DENIED_IN",
+                "SG_DENIED_OUT",
             ],
             &enis,
         ));
@@ -326,6 +347,10 @@ mod tests {
             bw_in_allowance_exceeded: 1,
             bw_out_allowance_exceeded: 2,
             pps_allowance_exceeded: 3,
+            conntrack_allowance_exceeded: 4,
+            conntrack_allowance_available: 4092,
+            sg_denied_in: 5,
+            sg_denied_out: 6,
             ..Default::default()
         };
         let eni = Counters::from_abi("eni-00000000000000001".into(), &metrics);
@@ -333,6 +358,10 @@ mod tests {
         assert_eq!(json["bw_in_allowance_exceeded"], 1);
         assert_eq!(json["bw_out_allowance_exceeded"], 2);
         assert_eq!(json["pps_allowance_exceeded"], 3);
+        assert_eq!(json["conntrack_allowance_exceeded"], 4);
+        assert_eq!(json["conntrack_allowance_available"], 4092);
+        assert_eq!(json["sg_denied_in"], 5);
+        assert_eq!(json["sg_denied_out"], 6);
         let snapshot = Snapshot {
             enis: vec![eni],
             ..Default::default()
@@ -342,9 +371,13 @@ mod tests {
         assert_eq!(
             eni_table,
             "ENI                    RX_PKTS  RX_BYTES  TX_PKTS  TX_BYTES  DROPS  \
-             BW_IN_ALLOWANCE_EXCEEDED  BW_OUT_ALLOWANCE_EXCEEDED  PPS_ALLOWANCE_EXCEEDED\n\
+             BW_IN_ALLOWANCE_EXCEEDED  BW_OUT_ALLOWANCE_EXCEEDED  PPS_ALLOWANCE_EXCEEDED  \
+             CONNTRACK_ALLOWANCE_EXCEEDED  CONNTRACK_ALLOWANCE_AVAILABLE  SG_DENIED_IN  \
+             SG_DENIED_OUT\n\
              eni-00000000000000001  10       0         0        0         6      \
-             1                         2                          3\n"
+             1                         2                          3                       \
+             4                             4092                           5             \
+             6\n"
         );
     }
 

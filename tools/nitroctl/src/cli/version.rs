@@ -42,6 +42,7 @@ const FEATURES: &[(u64, &str)] = &[
     (abi::NITRO_FEAT_INSTANCES as u64, "instances"),
     (abi::NITRO_FEAT_ALLOWANCES as u64, "allowances"),
     (abi::NITRO_FEAT_MAP_TABLES as u64, "map-tables"),
+    (abi::NITRO_FEAT_SECURITY_GROUPS as u64, "security-groups"),
 ];
 
 /// The name `nitroctl version` gives feature `bit` (one of `NITRO_FEAT_*`).
@@ -135,5 +136,13 @@ mod tests {
         assert_eq!(report.unknown_features, 0);
         assert_eq!(feature_name(abi::NITRO_FEAT_MAP_TABLES), "map-tables");
         assert_eq!(feature_name(1 << 31), "unknown");
+        let version = abi::nitro_version {
+            features: (abi::NITRO_FEAT_MAP_TABLES | abi::NITRO_FEAT_SECURITY_GROUPS) as u64,
+            ..Default::default()
+        };
+        let report = Version::from_abi(&version);
+        assert_eq!(report.features, vec!["map-tables", "security-groups"]);
+        assert_eq!(report.unknown_features, 0);
+        assert_eq!(feature_name(1 << 9), "security-groups");
     }
 }
