@@ -10,7 +10,9 @@
 //! when it goes. Nothing of the controller's state can be used before it is
 //! initialised: there is nothing to use until a [`Controller`] exists.
 
-use crate::{audit::Audit, bus::Bus, gate::Gate, instances::Instances, registry::Registry};
+use crate::{
+    audit::Audit, bus::Bus, gate::Gate, groups::Groups, instances::Instances, registry::Registry,
+};
 use kernel::{
     prelude::*,
     sync::{
@@ -37,6 +39,9 @@ pub(crate) struct Controller {
     /// Instances and their hypervisors.
     #[pin]
     pub(crate) instances: Instances,
+    /// Security groups.
+    #[pin]
+    pub(crate) groups: Groups,
     /// The token of the next open file.
     next_token: Atomic<u64>,
 }
@@ -51,6 +56,7 @@ impl Controller {
                 gate <- Gate::new(),
                 audit <- Audit::new()?,
                 instances <- Instances::new()?,
+                groups <- Groups::new(),
                 next_token: Atomic::new(1),
             }),
             GFP_KERNEL,

@@ -25,6 +25,7 @@ mod eni;
 mod firmware;
 mod info;
 mod instance;
+mod sg;
 mod volume;
 mod vpc;
 
@@ -60,6 +61,9 @@ extensible! {
     nitro_eni_allowance = NITRO_ENI_ALLOWANCE_SIZE_VER0,
     nitro_map_batch = NITRO_MAP_BATCH_SIZE_VER0,
     nitro_map_list = NITRO_MAP_LIST_SIZE_VER0,
+    nitro_sg_create = NITRO_SG_CREATE_SIZE_VER0,
+    nitro_sg_rules = NITRO_SG_RULES_SIZE_VER0,
+    nitro_eni_groups = NITRO_ENI_GROUPS_SIZE_VER0,
     nitro_instance_create = NITRO_INSTANCE_CREATE_SIZE_VER0,
     nitro_instance_op = NITRO_INSTANCE_OP_SIZE_VER0,
     nitro_instance_wait = NITRO_INSTANCE_WAIT_SIZE_VER0,
@@ -102,6 +106,12 @@ pub(crate) fn dispatch(ctrl: &Controller, file: u64, cmd: u32, arg: usize) -> Re
         ctrl.audit.record(IoctlCmd::decode(cmd).nr, id, &result);
         result
     };
+    // A handler that both reads and changes says which a call did: only a
+    // change (`Some` object) is recorded.
+    let audited_if = |(id, result): (Option<u64>, Result)| match id {
+        Some(id) => audited((id, result)),
+        None => result,
+    };
     match_command! { cmd;
         NITRO_IOC_VERSION => info::version(ctrl, arg),
         NITRO_IOC_STATUS => info::status(ctrl, arg),
@@ -126,6 +136,7 @@ pub(crate) fn dispatch(ctrl: &Controller, file: u64, cmd: u32, arg: usize) -> Re
         NITRO_IOC_ENI_ALLOWANCE => audited(eni::allowance(ctrl, arg)),
         NITRO_IOC_MAP_BATCH => audited(vpc::map_batch(ctrl, arg)),
         NITRO_IOC_MAP_LIST => vpc::map_list(ctrl, arg),
+        NITRO_IOC_ENI_GROUPS => audited_if(sg::eni_groups(ctrl, arg)),
         NITRO_IOC_METRICS => info::metrics(ctrl, arg),
         NITRO_IOC_AUDIT => info::audit(ctrl, arg),
         NITRO_IOC_FIRMWARE_STATUS => firmware::status(ctrl, arg),
@@ -144,6 +155,10 @@ pub(crate) fn dispatch(ctrl: &Controller, file: u64, cmd: u32, arg: usize) -> Re
         NITRO_IOC_HV_REGISTER => audited(instance::hv_register(ctrl, file, arg)),
         NITRO_IOC_HV_NEXT => instance::hv_next(ctrl, file, arg),
         NITRO_IOC_HV_DONE => instance::hv_done(ctrl, file, arg),
+        NITRO_IOC_SG_CREATE => audited(sg::create(ctrl, arg)),
+        NITRO_IOC_SG_DELETE => audited(sg::delete(ctrl, arg)),
+        NITRO_IOC_SG_RULES => audited_if(sg::rules(ctrl, arg)),
+        NITRO_IOC_SG_LIST => sg::list(ctrl, arg),
     }?;
     Ok(0)
 }

@@ -12,8 +12,8 @@
 
 use crate::{
     bus::{
-        self, Allowance, Attachment, CardHandle, CardKind, CardName, DevName, EniSpec, Request,
-        Tag, VolumeSpec,
+        self, Allowance, Attachment, CardHandle, CardKind, CardName, DevName, EniSpec, GroupSet,
+        Request, Tag, VolumeSpec,
     },
     controller::Controller,
     kapi,
@@ -109,6 +109,10 @@ pub(crate) trait Spec: Copy + Send + Unpin + 'static {
     /// Records what the card said it did when it created the object.
     fn placed(&mut self, reply: &bus::Reply) {
         let _ = reply;
+    }
+    /// What follows a change `op` the card made (as `spec` was before it).
+    fn changed(ctrl: &Controller, spec: &Self, op: Op) {
+        let _ = (ctrl, spec, op);
     }
 }
 
@@ -311,6 +315,9 @@ impl Spec for EniSpec {
     }
     fn allowance(&self) -> Allowance {
         self.allowance
+    }
+    fn changed(ctrl: &Controller, spec: &Self, op: Op) {
+        crate::groups::changed(ctrl, spec, op);
     }
     fn placed(&mut self, reply: &bus::Reply) {
         // Host 0 asked the card to choose: remember the host it chose.
@@ -531,6 +538,9 @@ pub(crate) fn change<S: Spec>(ctrl: &Controller, id: u64, op: Op, att: Attach) -
         }
     })?;
     drop(card);
+    if result.is_ok() {
+        S::changed(ctrl, &spec, op);
+    }
     result.map(|_| used)
 }
 
@@ -650,4 +660,45 @@ pub(crate) fn set_allowance(ctrl: &Controller, id: u64, a: Allowance) -> Result 
         return Err(e);
     }
     Ok(())
+}
+
+/// Calls `f` with every ENI, under the ENI table's lock (`f` must not call
+/// into the registry or a card).
+pub(crate) fn for_each_eni(
+    registry: &Registry,
+    mut f: impl FnMut(&Obj<EniSpec>) -> Result,
+) -> Result {
+    let t = registry.enis.lock();
+    for (_, o) in t.objs.iter() {
+        f(o)?;
+    }
+    Ok(())
+}
+
+/// Sets ENI `id`'s security groups to `groups` (`NITRO_IOC_ENI_GROUPS`),
+/// `EBUSY` while it changes state. Gives it as it was before (to put back
+/// if the rules cannot be applied).
+pub(crate) fn set_groups(registry: &Registry, id: u64, groups: GroupSet) -> Result<Obj<EniSpec>> {
+    EniSpec::with_table(registry, |t| {
+        let o = t.get_mut(id)?;
+        match o.state {
+            State::Available | State::Attached => {}
+            State::CardLost => return Err(ENODEV),
+            _ => return Err(EBUSY),
+        }
+        let old = *o;
+        o.spec.groups = groups;
+        Ok(old)
+    })
+}
+
+/// Puts back ENI `id`'s groups `old` if they are still `new`.
+pub(crate) fn restore_groups(registry: &Registry, id: u64, new: GroupSet, old: GroupSet) {
+    let _ = EniSpec::with_table(registry, |t| {
+        let o = t.get_mut(id)?;
+        if o.spec.groups == new {
+            o.spec.groups = old;
+        }
+        Ok(())
+    });
 }

@@ -8,6 +8,7 @@
 //! - `host/counters.rs`: the ENI's counters (`ethtool -S`);
 //! - `host/port.rs`: an attached ENI as the data path sees it;
 //! - `host/allowance.rs`: its allowances (token buckets);
+//! - `host/conntrack.rs`: its connection table (security groups);
 //! - `host/tables.rs`: ports, mapping entries and peer keys, and their
 //!   lookups (hash tables read under RCU: `rcu_table.rs`);
 //! - `host/tx.rs`: the transmit path and the host's transmit worker;
@@ -46,6 +47,7 @@ use tables::Tables;
 use tx::TxJob;
 
 mod allowance;
+mod conntrack;
 mod counters;
 mod port;
 mod rx;

@@ -16,9 +16,13 @@
 //! crypto transform) and no callback can outlive the module.
 //!
 //! The table grows by doubling when it holds more entries than buckets (it
-//! never shrinks): the writer builds the bigger table from copies of the
-//! entries, publishes it, waits for a grace period and frees the old one.
-//! Readers see the old table or the new one, each whole.
+//! never shrinks). A node has two sets of links, one per generation of
+//! buckets: the writer links every node into the bigger buckets through the
+//! set the current buckets do not use (no reader follows it: the last
+//! growth waited for the readers of the buckets that did), publishes them,
+//! waits for a grace period and frees the old heads. Readers see the old
+//! chains or the new ones, each whole. No node is copied: growth allocates
+//! only the heads, and cannot fail half-way.
 //!
 //! A node's bucket in index `i` is the top bits of a keyed hash of its key
 //! there (the 64-bit finaliser of MurmurHash3 over `key ^ seed`, a
@@ -27,7 +31,7 @@
 //! grows.
 
 use crate::ffi;
-use core::{cell::UnsafeCell, ptr};
+use core::ptr;
 use kernel::{
     alloc::KVVec,
     prelude::*,
@@ -38,7 +42,7 @@ use kernel::{
 };
 
 /// A value the table can hold: its key in each of the `N` indexes.
-pub(crate) trait Entry<const N: usize>: Clone + Send + Sync {
+pub(crate) trait Entry<const N: usize>: Send + Sync {
     /// The value's key in index `index` (below `N`). Values may share a
     /// key: lookups take a predicate that tells them apart.
     fn key(&self, index: usize) -> u64;
@@ -50,36 +54,43 @@ const BITS_MIN: u32 = 6;
 /// 16 MiB of heads per index on 64-bit).
 const BITS_MAX: u32 = 21;
 
-/// What a writer keeps in a removed node: the next removed node and the
-/// RCU state at its removal.
-struct Retire<T: Entry<N>, const N: usize> {
-    next: *mut Node<T, N>,
+/// A removed node and the RCU state at its removal.
+struct Retired<T: Entry<N>, const N: usize> {
+    node: *mut Node<T, N>,
     state: kernel::ffi::c_ulong,
 }
 
 struct Node<T: Entry<N>, const N: usize> {
-    /// The next node of each index's chain.
-    next: [Atomic<*mut Node<T, N>>; N],
-    /// Written and read only by the writer, once the node is unlinked.
-    retire: UnsafeCell<Retire<T, N>>,
+    /// The next node of each index's chain, for each generation of buckets.
+    next: [[Atomic<*mut Node<T, N>>; N]; 2],
     val: T,
 }
 
+impl<T: Entry<N>, const N: usize> Node<T, N> {
+    /// The link to the next node of index `index` in the chains of `b`.
+    /// `index` is below `N`.
+    fn next(&self, b: &Buckets<T, N>, index: usize) -> &Atomic<*mut Node<T, N>> {
+        &self.next[b.gen][index]
+    }
+}
+
 /// The bucket heads of all indexes: index `i`'s bucket `b` is at
-/// `(i << bits) + b`.
+/// `(i << bits) + b`. Their chains run through the nodes' links of
+/// generation `gen` (0 or 1).
 struct Buckets<T: Entry<N>, const N: usize> {
     bits: u32,
+    gen: usize,
     heads: KVVec<Atomic<*mut Node<T, N>>>,
 }
 
 impl<T: Entry<N>, const N: usize> Buckets<T, N> {
-    fn new(bits: u32) -> Result<KBox<Self>> {
+    fn new(bits: u32, gen: usize) -> Result<KBox<Self>> {
         let n = N << bits;
         let mut heads = KVVec::with_capacity(n, GFP_KERNEL)?;
         for _ in 0..n {
             heads.push(Atomic::new(ptr::null_mut()), GFP_KERNEL)?;
         }
-        Ok(KBox::new(Self { bits, heads }, GFP_KERNEL)?)
+        Ok(KBox::new(Self { bits, gen, heads }, GFP_KERNEL)?)
     }
 
     /// The head of the chain of `hash` in `index`, if the index exists.
@@ -99,10 +110,7 @@ impl<T: Entry<N>, const N: usize> Buckets<T, N> {
 
 /// The writer's state, behind the table's mutex: the removed nodes not yet
 /// freed, oldest first.
-struct Removed<T: Entry<N>, const N: usize> {
-    head: *mut Node<T, N>,
-    tail: *mut Node<T, N>,
-}
+struct Removed<T: Entry<N>, const N: usize>(KVVec<Retired<T, N>>);
 
 // SAFETY: The nodes are reached only by the writer holding the mutex, and
 // their values are `Send`.
@@ -117,7 +125,9 @@ unsafe impl<T: Entry<N>, const N: usize> Send for Removed<T, N> {}
 /// node reachable from it was made by `KBox::into_raw` and is freed only
 /// by a writer (or the drop), after a grace period that began after it was
 /// unlinked from every chain. Every node of index 0's chains is in one
-/// chain of each index, the one of its key's hash there. `len` counts them.
+/// chain of each index, the one of its key's hash there, linked through
+/// the links of the buckets' generation; no reader follows the links of
+/// the other generation. `len` counts the nodes.
 #[pin_data(PinnedDrop)]
 pub(crate) struct RcuTable<T: Entry<N>, const N: usize> {
     seed: u64,
@@ -135,12 +145,24 @@ unsafe impl<T: Entry<N>, const N: usize> Send for RcuTable<T, N> {}
 unsafe impl<T: Entry<N>, const N: usize> Sync for RcuTable<T, N> {}
 
 /// MurmurHash3's 64-bit finaliser: a bijection that mixes every bit.
-fn fmix64(mut k: u64) -> u64 {
+pub(crate) fn fmix64(mut k: u64) -> u64 {
     k ^= k >> 33;
     k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
     k ^= k >> 33;
     k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     k ^ (k >> 33)
+}
+
+/// Whether the grace period of RCU state `state` has passed.
+fn grace_passed(state: kernel::ffi::c_ulong) -> bool {
+    // SAFETY: An FFI call with no requirement.
+    unsafe { ffi::poll_state_synchronize_rcu(state) }
+}
+
+/// A random 64-bit seed for a keyed hash.
+pub(crate) fn random_seed() -> u64 {
+    // SAFETY: An FFI call with no requirement.
+    unsafe { ffi::get_random_u64() }
 }
 
 impl<T: Entry<N>, const N: usize> RcuTable<T, N> {
@@ -153,18 +175,10 @@ impl<T: Entry<N>, const N: usize> RcuTable<T, N> {
         key: Pin<&'static LockClassKey>,
     ) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            // SAFETY: An FFI call with no requirement.
-            seed: unsafe { ffi::get_random_u64() },
-            buckets: Atomic::new(KBox::into_raw(Buckets::new(BITS_MIN)?)),
+            seed: random_seed(),
+            buckets: Atomic::new(KBox::into_raw(Buckets::new(BITS_MIN, 0)?)),
             len: Atomic::new(0),
-            writer <- Mutex::new(
-                Removed {
-                    head: ptr::null_mut(),
-                    tail: ptr::null_mut(),
-                },
-                name,
-                key,
-            ),
+            writer <- Mutex::new(Removed(KVVec::new()), name, key),
         }? Error)
     }
 
@@ -197,7 +211,7 @@ impl<T: Entry<N>, const N: usize> RcuTable<T, N> {
             if pred(&n.val) {
                 return Some(&n.val);
             }
-            p = n.next[index].load(Acquire);
+            p = n.next(b, index).load(Acquire);
         }
         None
     }
@@ -216,32 +230,34 @@ impl<T: Entry<N>, const N: usize> PinnedDrop for RcuTable<T, N> {
     fn drop(self: Pin<&mut Self>) {
         // No reader or writer is left (the table is being dropped): every
         // node, removed or not, is freed now.
-        let removed = self.writer.lock();
-        let mut p = removed.head;
-        while !p.is_null() {
+        let mut removed = self.writer.lock();
+        for r in removed.0.drain_all() {
             // SAFETY: A removed node, made by `KBox::into_raw`, unlinked;
             // nothing else refers to it.
-            let n = unsafe { KBox::from_raw(p) };
-            // SAFETY: Only the writer touches `retire`, and this is it.
-            p = unsafe { (*n.retire.get()).next };
+            drop(unsafe { KBox::from_raw(r.node) });
         }
         drop(removed);
         // SAFETY: By the invariants, made by `KBox::into_raw`; no reader is
         // left to see it.
         let b = unsafe { KBox::from_raw(self.buckets.load(Relaxed)) };
-        free_chains(&b);
+        // SAFETY: `b` is unpublished and readerless.
+        unsafe { free_chains(&b) };
     }
 }
 
 /// Frees every node of `b` (each is in one chain of index 0).
-fn free_chains<T: Entry<N>, const N: usize>(b: &Buckets<T, N>) {
+///
+/// # Safety
+///
+/// No reader or writer can reach `b`'s nodes any more.
+unsafe fn free_chains<T: Entry<N>, const N: usize>(b: &Buckets<T, N>) {
     for head in b.heads.iter().take(b.count()) {
         let mut p = head.load(Relaxed);
         while !p.is_null() {
-            // SAFETY: Made by `KBox::into_raw`; `b` is unpublished and past a
-            // grace period (or readerless): no one else reaches the node.
+            // SAFETY: Made by `KBox::into_raw`; by the caller's promise no
+            // one else reaches the node.
             let n = unsafe { KBox::from_raw(p) };
-            p = n.next[0].load(Relaxed);
+            p = n.next(b, 0).load(Relaxed);
         }
     }
 }
@@ -266,7 +282,8 @@ impl<T: Entry<N>, const N: usize> Writer<'_, T, N> {
 
     /// The node of index `index` with key `key` that `pred` takes.
     fn find_node(&self, index: usize, key: u64, pred: impl Fn(&T) -> bool) -> *mut Node<T, N> {
-        let Some(head) = self.buckets().head(index, self.t.hash(key)) else {
+        let b = self.buckets();
+        let Some(head) = b.head(index, self.t.hash(key)) else {
             return ptr::null_mut();
         };
         let mut p = head.load(Relaxed);
@@ -277,7 +294,7 @@ impl<T: Entry<N>, const N: usize> Writer<'_, T, N> {
             if pred(&n.val) {
                 break;
             }
-            p = n.next[index].load(Relaxed);
+            p = n.next(b, index).load(Relaxed);
         }
         p
     }
@@ -291,29 +308,32 @@ impl<T: Entry<N>, const N: usize> Writer<'_, T, N> {
         unsafe { p.as_ref() }.map(|n| &n.val)
     }
 
-    /// Frees the removed nodes whose grace period has passed.
+    /// Frees the removed nodes whose grace period has passed (states grow
+    /// with time: the list is in the order they pass).
     fn reap(&mut self) {
-        let mut p = self.removed.head;
-        while !p.is_null() {
-            // SAFETY: A removed node: only the writer touches `retire`.
-            let r = unsafe { &*(*p).retire.get() };
-            // SAFETY: An FFI call with no requirement.
-            if !unsafe { ffi::poll_state_synchronize_rcu(r.state) } {
-                break;
-            }
-            let next = r.next;
-            // SAFETY: Made by `KBox::into_raw`, unlinked before the grace
-            // period that has now passed: no reader can still reach it.
-            drop(unsafe { KBox::from_raw(p) });
-            p = next;
+        let list = &mut self.removed.0;
+        let passed = list.iter().take_while(|r| grace_passed(r.state)).count();
+        if passed == 0 {
+            return;
         }
-        self.removed.head = p;
-        if p.is_null() {
-            self.removed.tail = ptr::null_mut();
+        for r in list.iter().take(passed) {
+            // SAFETY: Made by `KBox::into_raw`, unlinked before the grace
+            // period that has now passed: no reader can still reach it, and
+            // it leaves the list below.
+            drop(unsafe { KBox::from_raw(r.node) });
+        }
+        if passed == list.len() {
+            list.clear();
+        } else {
+            let mut i = 0;
+            list.retain(|_| {
+                i += 1;
+                i > passed
+            });
         }
     }
 
-    /// Links the node `p` into each index's chain.
+    /// Links the node `p` into each index's chain of `b`.
     ///
     /// # Safety
     ///
@@ -321,29 +341,30 @@ impl<T: Entry<N>, const N: usize> Writer<'_, T, N> {
     /// is the writer's (the published buckets, or new ones not yet
     /// published).
     unsafe fn link(&self, b: &Buckets<T, N>, p: *mut Node<T, N>) {
+        // SAFETY: `p` is live (the caller's).
+        let n = unsafe { &*p };
         for i in 0..N {
-            // SAFETY: `p` is live (the caller's).
-            let n = unsafe { &*p };
             let Some(head) = b.head(i, self.t.hash(n.val.key(i))) else {
                 continue;
             };
-            n.next[i].store(head.load(Relaxed), Relaxed);
+            n.next(b, i).store(head.load(Relaxed), Relaxed);
             // Publishes the node: a reader that sees it sees its contents.
             head.store(p, Release);
         }
     }
 
     /// Unlinks the node `p` from each index's chain and puts it on the
-    /// removed list.
+    /// removed list (or, if the list cannot grow, waits for a grace period
+    /// and frees it).
     ///
     /// # Safety
     ///
     /// `p` is a node of the published buckets' chains.
     unsafe fn unlink(&mut self, p: *mut Node<T, N>) {
         let b = self.buckets();
+        // SAFETY: `p` is live (the caller's).
+        let n = unsafe { &*p };
         for i in 0..N {
-            // SAFETY: `p` is live (the caller's).
-            let n = unsafe { &*p };
             let Some(mut link) = b.head(i, self.t.hash(n.val.key(i))) else {
                 continue;
             };
@@ -354,67 +375,55 @@ impl<T: Entry<N>, const N: usize> Writer<'_, T, N> {
                 }
                 if q == p {
                     // Readers on `p` still follow its link; new ones skip it.
-                    link.store(n.next[i].load(Relaxed), Release);
+                    link.store(n.next(b, i).load(Relaxed), Release);
                     break;
                 }
                 // SAFETY: Reachable from a chain, live under the mutex.
-                link = unsafe { &(*q).next[i] };
+                link = unsafe { (*q).next(b, i) };
             }
         }
+        self.t.len.fetch_sub(1, Relaxed);
         // SAFETY: An FFI call with no requirement.
         let state = unsafe { ffi::get_state_synchronize_rcu() };
-        // SAFETY: `p` is unlinked: no reader that starts now reaches it,
-        // and only the writer touches `retire`.
-        unsafe {
-            *(*p).retire.get() = Retire {
-                next: ptr::null_mut(),
-                state,
-            }
-        };
-        let tail = self.removed.tail;
-        if tail.is_null() {
-            self.removed.head = p;
-        } else {
-            // SAFETY: The removed list's tail, live until reaped.
-            unsafe { (*(*tail).retire.get()).next = p };
+        let list = &mut self.removed.0;
+        if list.reserve(1, GFP_KERNEL).is_err() {
+            rcu::synchronize_rcu();
+            // SAFETY: Made by `KBox::into_raw`, unlinked before the grace
+            // period just waited for: no reader can reach it.
+            drop(unsafe { KBox::from_raw(p) });
+            return;
         }
-        self.removed.tail = p;
-        self.t.len.fetch_sub(1, Relaxed);
+        // Room was reserved: the push does not fail.
+        let _ = list.push_within_capacity(Retired { node: p, state });
     }
 
-    /// Doubles the buckets: copies every entry into new ones, publishes
-    /// them, waits for the readers of the old ones and frees those.
+    /// Doubles the buckets: links every node into new ones through the
+    /// links of the other generation, publishes them, waits for the readers
+    /// of the old ones and frees their heads.
     fn grow(&mut self) -> Result {
         let old = self.buckets();
-        let new = KBox::into_raw(Buckets::new(old.bits + 1)?);
+        let new = KBox::into_raw(Buckets::new(old.bits + 1, 1 - old.gen)?);
         // SAFETY: Just made, not yet published: the writer's.
         let nb = unsafe { &*new };
         for head in old.heads.iter().take(old.count()) {
             let mut p = head.load(Relaxed);
             while !p.is_null() {
                 // SAFETY: Reachable from a chain, live under the mutex.
-                let n = unsafe { &*p };
-                let copy = match new_node(n.val.clone()) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        free_chains(nb);
-                        // SAFETY: Made above by `KBox::into_raw`, never
-                        // published.
-                        drop(unsafe { KBox::from_raw(new) });
-                        return Err(e);
-                    }
-                };
-                // SAFETY: A new node, in no chain; `nb` is the writer's.
-                unsafe { self.link(nb, copy) };
-                p = n.next[0].load(Relaxed);
+                let next = unsafe { (*p).next(old, 0) }.load(Relaxed);
+                // SAFETY: `p` is in no chain of `nb`, which is the writer's;
+                // by the invariants no reader follows the links it writes.
+                unsafe { self.link(nb, p) };
+                p = next;
             }
         }
         let old = self.t.buckets.xchg(new, Release);
+        // After this, no reader follows the old generation's links: the
+        // next growth may reuse them.
         rcu::synchronize_rcu();
         // SAFETY: Made by `KBox::into_raw` (invariants), unpublished, and a
-        // grace period has passed: no reader is left on it.
-        let old = unsafe { KBox::from_raw(old) };
-        free_chains(&old);
+        // grace period has passed: no reader is left on it. Its nodes live
+        // on in the new buckets.
+        drop(unsafe { KBox::from_raw(old) });
         Ok(())
     }
 
@@ -517,7 +526,7 @@ impl<T: Entry<N>, const N: usize> Writer<'_, T, N> {
                     if h >= lower && best.is_none_or(|(bh, _)| h < bh) {
                         best = Some((h, &n.val));
                     }
-                    p = n.next[index].load(Relaxed);
+                    p = n.next(b, index).load(Relaxed);
                 }
                 let Some((h, v)) = best else { break };
                 if !out(v) {
@@ -534,11 +543,7 @@ impl<T: Entry<N>, const N: usize> Writer<'_, T, N> {
 fn new_node<T: Entry<N>, const N: usize>(val: T) -> Result<*mut Node<T, N>> {
     let n = KBox::new(
         Node {
-            next: core::array::from_fn(|_| Atomic::new(ptr::null_mut())),
-            retire: UnsafeCell::new(Retire {
-                next: ptr::null_mut(),
-                state: 0,
-            }),
+            next: core::array::from_fn(|_| core::array::from_fn(|_| Atomic::new(ptr::null_mut()))),
             val,
         },
         GFP_KERNEL,

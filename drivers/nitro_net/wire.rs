@@ -101,6 +101,119 @@ pub(crate) fn parse(head: &[u8]) -> Option<Frame> {
     })
 }
 
+/// IPv4 protocol numbers the security groups tell apart.
+pub(crate) const IPPROTO_ICMP: u8 = 1;
+/// TCP.
+pub(crate) const IPPROTO_TCP: u8 = 6;
+/// UDP.
+pub(crate) const IPPROTO_UDP: u8 = 17;
+/// TCP flags.
+pub(crate) const TCP_FIN: u8 = 0x01;
+/// TCP reset.
+pub(crate) const TCP_RST: u8 = 0x04;
+
+/// How many first bytes of a frame [`flow`] reads at most: Ethernet, an
+/// IPv4 header with options, ICMP, and the IPv4 header (with options) and
+/// first 8 bytes of the packet an ICMP error quotes.
+pub(crate) const FLOW_HEAD_LEN: usize = ETH_LEN + 60 + 8 + 60 + 8;
+
+/// The ports of a packet for connection tracking: TCP and UDP source and
+/// destination; an ICMP echo's identifier, twice (request and reply have
+/// the same); zeros for other ICMP.
+fn l4_ports(proto: u8, l4: &[u8]) -> Option<(u16, u16)> {
+    match proto {
+        IPPROTO_TCP | IPPROTO_UDP if l4.len() >= 4 => Some((be16(l4), be16(&l4[2..]))),
+        IPPROTO_ICMP if l4.len() >= 8 => Some(match l4[0] {
+            ICMP_ECHO_REPLY | ICMP_ECHO => (be16(&l4[4..]), be16(&l4[4..])),
+            _ => (0, 0),
+        }),
+        IPPROTO_TCP | IPPROTO_UDP | IPPROTO_ICMP => None,
+        _ => Some((0, 0)),
+    }
+}
+
+const ICMP_ECHO_REPLY: u8 = 0;
+const ICMP_ECHO: u8 = 8;
+
+/// A packet as the security groups see it (addresses in host byte order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Packet {
+    /// IPv4 protocol.
+    pub(crate) proto: u8,
+    /// Source address.
+    pub(crate) src: u32,
+    /// Destination address.
+    pub(crate) dst: u32,
+    /// Source and destination ports ([`l4_ports`]); `None` for a fragment
+    /// after the first, or a first one too short to hold them.
+    pub(crate) ports: Option<(u16, u16)>,
+}
+
+/// An IPv4 frame as the security groups see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Flow {
+    /// The packet.
+    pub(crate) pkt: Packet,
+    /// ICMP: its type; 0 otherwise.
+    pub(crate) icmp_type: u8,
+    /// TCP: its flags; 0 otherwise.
+    pub(crate) tcp_flags: u8,
+    /// An ICMP error (destination unreachable, time exceeded, parameter
+    /// problem): the packet it quotes.
+    pub(crate) quoted: Option<Packet>,
+}
+
+/// The IPv4 packet at the start of `ip` and the bytes after its header.
+fn ipv4(ip: &[u8]) -> Option<(Packet, &[u8])> {
+    if ip.len() < IP_LEN || ip[0] >> 4 != 4 {
+        return None;
+    }
+    let ihl = usize::from(ip[0] & 0xf) * 4;
+    if ihl < IP_LEN {
+        return None;
+    }
+    let proto = ip[9];
+    let later_fragment = be16(&ip[6..]) & 0x1fff != 0;
+    let l4 = ip.get(ihl..).unwrap_or(&[]);
+    let pkt = Packet {
+        proto,
+        src: u32::from_be_bytes([ip[12], ip[13], ip[14], ip[15]]),
+        dst: u32::from_be_bytes([ip[16], ip[17], ip[18], ip[19]]),
+        ports: if later_fragment {
+            None
+        } else {
+            l4_ports(proto, l4)
+        },
+    };
+    Some((pkt, if later_fragment { &[] } else { l4 }))
+}
+
+/// Parses an IPv4 frame for the security groups (`head`: its first bytes,
+/// up to [`FLOW_HEAD_LEN`]); `None` if it is not IPv4.
+pub(crate) fn flow(head: &[u8]) -> Option<Flow> {
+    if head.len() < ETH_LEN || be16(&head[12..]) != ETH_P_IP {
+        return None;
+    }
+    let (pkt, l4) = ipv4(&head[ETH_LEN..])?;
+    let mut f = Flow {
+        pkt,
+        icmp_type: 0,
+        tcp_flags: 0,
+        quoted: None,
+    };
+    match pkt.proto {
+        IPPROTO_TCP if l4.len() >= 14 => f.tcp_flags = l4[13],
+        IPPROTO_ICMP if l4.len() >= 8 => {
+            f.icmp_type = l4[0];
+            if matches!(l4[0], 3 | 11 | 12) {
+                f.quoted = ipv4(&l4[8..]).map(|(q, _)| q);
+            }
+        }
+        _ => {}
+    }
+    Some(f)
+}
+
 /// Writes the ARP reply to `req` saying `tpa` is at `answer`, with its
 /// Ethernet header, into `out` ([`ARP_FRAME_LEN`] bytes).
 pub(crate) fn arp_reply(out: &mut [u8], req: &Arp, answer: &[u8; 6]) {

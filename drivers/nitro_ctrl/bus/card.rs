@@ -6,6 +6,7 @@
 use super::spec::{
     Allowance, Attachment, DevName, EniSpec, HostSpec, MapSpec, PeerKeySpec, Tag, VolumeSpec,
 };
+pub use crate::sg_rules::{Peer as SgPeer, Rule as SgRule};
 use crate::uapi;
 use kernel::prelude::*;
 
@@ -149,6 +150,18 @@ pub enum Request<'a> {
     /// ENI from now on, unless the card has applied a newer setting
     /// (`allowance_gen` of the spec).
     SetAllowance(&'a EniSpec, &'a Allowance),
+    /// Filter an attached ENI's traffic with these security group rules
+    /// from now on (`None`: no groups, not filtered; every peer an address
+    /// or a network, [`SgPeer::Net`]), unless the card has applied a newer
+    /// setting than `gen`.
+    SetFilter {
+        /// The ENI.
+        eni: &'a EniSpec,
+        /// The rules of all its groups.
+        rules: Option<&'a [SgRule]>,
+        /// Rises with each setting the controller makes.
+        gen: u64,
+    },
 }
 
 /// A card's answer to a request it carried out.
@@ -214,6 +227,14 @@ pub struct Metrics {
     /// ENIs: the allowances the card enforces now, as
     /// [`Allowance::enforced`] gives them (0: no limit).
     pub allowance: Allowance,
+    /// ENIs: packets of new flows dropped on a full connection table.
+    pub conntrack_allowance_exceeded: u64,
+    /// ENIs: connections it can still track.
+    pub conntrack_allowance_available: u64,
+    /// ENIs: packets to it its security groups denied.
+    pub sg_denied_in: u64,
+    /// ENIs: packets from it they denied.
+    pub sg_denied_out: u64,
 }
 
 /// Length of a SHA-384 digest.

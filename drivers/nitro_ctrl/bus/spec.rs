@@ -111,6 +111,51 @@ pub struct EniSpec {
     /// [`SetAllowance`](super::Request::SetAllowance) only if newer than
     /// what it has (two changes may reach it out of order).
     pub allowance_gen: u64,
+    /// Its security groups (`NITRO_IOC_ENI_GROUPS`). An ENI attached with
+    /// groups passes nothing until its card has their rules
+    /// ([`SetFilter`](super::Request::SetFilter)).
+    pub groups: GroupSet,
+}
+
+/// Most security groups of an ENI (`NITRO_ENI_GROUPS_MAX`).
+pub const ENI_GROUPS_MAX: usize = uapi::NITRO_ENI_GROUPS_MAX as usize;
+
+/// An ENI's security groups: distinct ids, none zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GroupSet {
+    ids: [u64; ENI_GROUPS_MAX],
+    len: usize,
+}
+
+impl GroupSet {
+    /// The set of `ids`, if they are at most [`ENI_GROUPS_MAX`], none zero
+    /// and none twice.
+    pub fn new(ids: &[u64]) -> Option<Self> {
+        let mut set = Self::default();
+        for (i, &id) in ids.iter().enumerate() {
+            if id == 0 || ids[..i].contains(&id) || i >= ENI_GROUPS_MAX {
+                return None;
+            }
+            set.ids[i] = id;
+            set.len = i + 1;
+        }
+        Some(set)
+    }
+
+    /// The groups, in the order given.
+    pub fn ids(&self) -> &[u64] {
+        &self.ids[..self.len]
+    }
+
+    /// Whether there are none (the ENI is not filtered).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether `id` is one of them.
+    pub fn contains(&self, id: u64) -> bool {
+        self.ids().contains(&id)
+    }
 }
 
 /// An ENI's traffic allowances (`struct nitro_eni_allowance`): bits per

@@ -6,7 +6,7 @@
 use super::{common, ensure, field, finish_create, keyed, split};
 use crate::{
     abi_rules::all_zero,
-    bus::{Allowance, EniSpec},
+    bus::{Allowance, EniSpec, GroupSet},
     controller::Controller,
     kapi,
     registry::{self, Obj},
@@ -36,6 +36,7 @@ pub(super) fn create(ctrl: &Controller, arg: usize) -> (u64, Result) {
             host: c.val.host,
             allowance: Allowance::UNSET,
             allowance_gen: 0,
+            groups: GroupSet::default(),
         };
         ensure(c.val.reserved == 0 && c.val.host as usize <= uapi::NITRO_HOSTS_MAX as usize)?;
         c.probe_writable()?;

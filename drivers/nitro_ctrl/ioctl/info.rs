@@ -30,7 +30,8 @@ pub(super) fn version(ctrl: &Controller, arg: usize) -> Result {
             | uapi::NITRO_FEAT_FIRMWARE
             | uapi::NITRO_FEAT_INSTANCES
             | uapi::NITRO_FEAT_ALLOWANCES
-            | uapi::NITRO_FEAT_MAP_TABLES,
+            | uapi::NITRO_FEAT_MAP_TABLES
+            | uapi::NITRO_FEAT_SECURITY_GROUPS,
     );
     v.val.max_cards = bus::MAX_CARDS as u32;
     v.val.max_volumes = max_volumes as u32;
@@ -121,6 +122,10 @@ pub(super) fn metrics(ctrl: &Controller, arg: usize) -> Result {
     v.bw_in_allowance_exceeded = counters.bw_in_allowance_exceeded;
     v.bw_out_allowance_exceeded = counters.bw_out_allowance_exceeded;
     v.pps_allowance_exceeded = counters.pps_allowance_exceeded;
+    v.conntrack_allowance_exceeded = counters.conntrack_allowance_exceeded;
+    v.conntrack_allowance_available = counters.conntrack_allowance_available;
+    v.sg_denied_in = counters.sg_denied_in;
+    v.sg_denied_out = counters.sg_denied_out;
     v.read_hist = counters.read_hist;
     v.write_hist = counters.write_hist;
     m.write_back()

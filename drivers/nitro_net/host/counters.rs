@@ -24,6 +24,14 @@ nitro_ctrl::counters! {
         BwOutExceeded => "bw_out_allowance_exceeded",
         /// Frames either way dropped over its packet-rate allowance.
         PpsExceeded => "pps_allowance_exceeded",
+        /// Frames to the ENI its security groups denied.
+        SgDeniedIn => "sg_denied_in",
+        /// Frames from the ENI its security groups denied.
+        SgDeniedOut => "sg_denied_out",
+        /// Frames of new flows dropped on a full connection table.
+        ConntrackExceeded => "conntrack_allowance_exceeded",
+        /// How many more flows it can track (a gauge, not a count).
+        ConntrackAvailable => "conntrack_allowance_available",
     }
 }
 
@@ -31,7 +39,8 @@ nitro_ctrl::counters! {
 pub(crate) const ETHTOOL_COUNT: usize = PortCounter::COUNT;
 
 /// The names of the counters `ethtool -S` shows, in order (the ENI's own,
-/// then ENA's allowance counters, named as ENA names them).
+/// then ENA's allowance counters, named as ENA names them, the security
+/// groups' denials, and ENA's connection-tracking ones).
 pub(crate) fn ethtool_names() -> impl Iterator<Item = &'static str> {
     PortCounter::NAMES.into_iter()
 }

@@ -219,6 +219,10 @@ fn deliver(
         Some(Some(o)) if o.tso4 => o.gso_size,
         _ => 0,
     };
+    if !port.filter(&inner, true) {
+        // Denied by the ENI's security groups: counted by `filter`.
+        return Ok(());
+    }
     if !port.admit(true, len, gso_size) {
         // Over the ENI's allowance in: dropped, counted by `admit`.
         return Ok(());

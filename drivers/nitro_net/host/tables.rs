@@ -8,11 +8,12 @@
 //! one request takes several) while traffic flows.
 //!
 //! Memory per entry on 64-bit (Documentation/vpc.rst): a mapping is a
-//! 64-byte node (two chain links, the removal record, the 20-byte entry)
-//! and 16 to 32 bytes of bucket heads (two indexes, one or two heads per
-//! entry): at most 96 bytes, 96 MiB for a million. A keyed peer is a
+//! 64-byte node (two chain links in each of two generations, the 20-byte
+//! entry) and 16 to 32 bytes of bucket heads (two indexes, one or two heads
+//! per entry): at most 96 bytes, 96 MiB for a million. A keyed peer is a
 //! 64-byte node, 8 to 16 bytes of heads and its current and previous keys
-//! (an AES-GCM transform and a 136-byte replay window each).
+//! (an AES-GCM transform and a 136-byte replay window each). A removed
+//! entry waits for its grace period in a 16-byte record.
 
 use super::{
     counters::PortCounter,
@@ -21,7 +22,7 @@ use super::{
 };
 use crate::{
     gcm::GcmKey,
-    rcu_table::{Entry, RcuTable},
+    rcu_table::{Entry, RcuTable, Writer},
     replay::Replay,
     wire::{self, Frame},
 };
@@ -185,7 +186,7 @@ impl Tables {
 }
 
 /// One more mapping entry names non-Nitro peer `addr`.
-fn plain_add(w: &mut crate::rcu_table::Writer<'_, Plain, 1>, addr: u32) -> Result {
+fn plain_add(w: &mut Writer<'_, Plain, 1>, addr: u32) -> Result {
     if let Some(p) = w.find(0, u64::from(addr), |p| p.addr == addr) {
         p.maps.fetch_add(1, Relaxed);
         return Ok(());
@@ -197,7 +198,7 @@ fn plain_add(w: &mut crate::rcu_table::Writer<'_, Plain, 1>, addr: u32) -> Resul
 }
 
 /// One mapping entry fewer names non-Nitro peer `addr`.
-fn plain_drop(w: &mut crate::rcu_table::Writer<'_, Plain, 1>, addr: u32) {
+fn plain_drop(w: &mut Writer<'_, Plain, 1>, addr: u32) {
     let key = u64::from(addr);
     let last = w
         .find(0, key, |p| p.addr == addr)
@@ -231,9 +232,39 @@ impl Host {
         ports.sync();
     }
 
-    /// `NITRO_IOC_MAP_SET`: adds or replaces the entry for (VPC, address).
-    pub(crate) fn set_map(&self, m: &MapSpec) -> Result {
-        if m.underlay == self.underlay {
+    /// `NITRO_IOC_MAP_SET` and `NITRO_IOC_MAP_BATCH`: adds or replaces the
+    /// entry for (VPC, address) of each of `maps` in turn, under one hold of
+    /// the tables' mutexes, until one fails or `taken` (the card's check of
+    /// its ENIs' addresses) says its address is an ENI's (`EEXIST`). Gives
+    /// how many were made, and the error.
+    pub(crate) fn set_maps(
+        &self,
+        maps: &[MapSpec],
+        taken: impl Fn(&MapSpec) -> bool,
+    ) -> (usize, Option<Error>) {
+        let mut table = self.tables.maps.write();
+        let mut plain = self.tables.plain.write();
+        for (i, m) in maps.iter().enumerate() {
+            let r = if taken(m) {
+                Err(EEXIST)
+            } else {
+                self.set_map_in(&mut table, &mut plain, m)
+            };
+            if let Err(e) = r {
+                return (i, Some(e));
+            }
+        }
+        (maps.len(), None)
+    }
+
+    /// Adds or replaces the entry of `m`, writer of both tables.
+    fn set_map_in(
+        &self,
+        maps: &mut Writer<'_, MapEntry, 2>,
+        plain: &mut Writer<'_, Plain, 1>,
+        m: &MapSpec,
+    ) -> Result {
+        if m.host != self.id || m.underlay == self.underlay {
             return Err(EINVAL);
         }
         let e = MapEntry {
@@ -243,7 +274,6 @@ impl Host {
             underlay: m.underlay,
             nitro: m.nitro,
         };
-        let mut maps = self.tables.maps.write();
         let mac_taken = maps.find(BY_MAC, mac_key(e.vpc, &e.mac), |x| {
             x.vpc == e.vpc && x.mac == e.mac && x.ipv4 != e.ipv4
         });
@@ -256,31 +286,55 @@ impl Host {
         if old.is_none() && maps.len() >= MAPS_MAX {
             return Err(ENOSPC);
         }
-        let mut plain = self.tables.plain.write();
         if !e.nitro {
-            plain_add(&mut plain, e.underlay)?;
+            plain_add(plain, e.underlay)?;
         }
         if let Err(err) = maps.upsert(BY_IP, key, same, e) {
             if !e.nitro {
-                plain_drop(&mut plain, e.underlay);
+                plain_drop(plain, e.underlay);
             }
             return Err(err);
         }
         if let Some(o) = old.filter(|o| !o.nitro) {
-            plain_drop(&mut plain, o.underlay);
+            plain_drop(plain, o.underlay);
         }
         Ok(())
     }
 
-    /// `NITRO_IOC_MAP_DELETE`.
-    pub(crate) fn delete_map(&self, vpc: u32, ipv4: u32) -> Result {
-        let mut maps = self.tables.maps.write();
+    /// `NITRO_IOC_MAP_DELETE` and `NITRO_IOC_MAP_BATCH` with
+    /// `NITRO_MAP_BATCH_DELETE`: deletes the
+    /// entry of each of `maps` in turn, under one hold of the tables'
+    /// mutexes, until one fails. Gives how many were deleted, and the
+    /// error.
+    pub(crate) fn delete_maps(&self, maps: &[MapSpec]) -> (usize, Option<Error>) {
+        let mut table = self.tables.maps.write();
+        let mut plain = self.tables.plain.write();
+        for (i, m) in maps.iter().enumerate() {
+            let r = if m.host == self.id {
+                Self::delete_map_in(&mut table, &mut plain, m.vpc, m.ipv4)
+            } else {
+                Err(EINVAL)
+            };
+            if let Err(e) = r {
+                return (i, Some(e));
+            }
+        }
+        (maps.len(), None)
+    }
+
+    /// Deletes the entry of (`vpc`, `ipv4`), writer of both tables.
+    fn delete_map_in(
+        maps: &mut Writer<'_, MapEntry, 2>,
+        plain: &mut Writer<'_, Plain, 1>,
+        vpc: u32,
+        ipv4: u32,
+    ) -> Result {
         let key = ip_key(vpc, ipv4);
         let same = |x: &MapEntry| x.vpc == vpc && x.ipv4 == ipv4;
         let old = maps.find(BY_IP, key, same).copied().ok_or(ENOENT)?;
         maps.remove(BY_IP, key, same);
         if !old.nitro {
-            plain_drop(&mut self.tables.plain.write(), old.underlay);
+            plain_drop(plain, old.underlay);
         }
         Ok(())
     }

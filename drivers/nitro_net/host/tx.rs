@@ -222,10 +222,12 @@ impl Plan {
         if cut >= payload {
             return Ok(whole);
         }
+        // Not 0 (`fit` and `mss` are not): saying so spares a check.
+        let cut = core::num::NonZeroUsize::new(cut).ok_or(EMSGSIZE)?;
         Ok(Self {
-            cut: Some(u16::try_from(cut).map_err(|_| EMSGSIZE)?),
+            cut: Some(u16::try_from(cut.get()).map_err(|_| EMSGSIZE)?),
             hdrs,
-            datagrams: payload.div_ceil(cut) as u64,
+            datagrams: payload.div_ceil(cut.get()) as u64,
         })
     }
 }
@@ -260,8 +262,22 @@ pub(crate) fn xmit(port: ArcBorrow<'_, Port>, skb: Skb) {
         Ok(()) => route(&port, &head[..n]),
         Err(_) => Tx::Drop(PortCounter::Unsupported),
     };
+    let filtered = match &tx {
+        Tx::Local(_) | Tx::Remote(..) => !port.filter(&skb, false),
+        _ => false,
+    };
+    if filtered {
+        // Denied by the ENI's security groups: counted by `filter`.
+        port.dev.tx_dropped();
+        return;
+    }
     match tx {
         Tx::Local(to) => {
+            if !to.filter(&skb, true) {
+                // Left this ENI, denied by the other's security groups.
+                port.sent(len, PortCounter::Local);
+                return;
+            }
             if !to.admit(true, len, gso_size) {
                 // Left this ENI, over the other's allowance in.
                 port.sent(len, PortCounter::Local);
