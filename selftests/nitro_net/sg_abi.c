@@ -664,10 +664,13 @@ static void test_metrics(void)
 			 m1.conntrack_allowance_exceeded == 0 && m1.sg_denied_in == 0 &&
 			 m1.sg_denied_out == 0 && m2.conntrack_allowance_available == 0 &&
 			 m3.conntrack_allowance_available == 0,
-			 "metrics v4: attached with groups, conntrack_allowance_available %llu (NITRO_CONNTRACK_MAX), nothing denied; without groups %llu; detached %llu\n",
+			 "metrics v4: attached with groups, conntrack_allowance_available %llu (NITRO_CONNTRACK_MAX), nothing denied (%llu %llu %llu); without groups %llu; detached %llu (attach %d %d, metrics %d %d %d, size %u)\n",
 			 (unsigned long long)m1.conntrack_allowance_available,
+			 (unsigned long long)m1.conntrack_allowance_exceeded,
+			 (unsigned long long)m1.sg_denied_in, (unsigned long long)m1.sg_denied_out,
 			 (unsigned long long)m2.conntrack_allowance_available,
-			 (unsigned long long)m3.conntrack_allowance_available);
+			 (unsigned long long)m3.conntrack_allowance_available, rc_a1, rc_a2, rc1, rc2,
+			 rc3, m1.size);
 }
 
 static void test_eni_delete(void)
@@ -685,7 +688,8 @@ static void test_eni_delete(void)
 		if (rules_get(s.groups[i], NULL, 0, &r) == 0 && r.enis == 0)
 			n++;
 	ksft_test_result(rc_d1 == 0 && rc_g && rc_d2 == 0 && rc_del == 0 && n == NITRO_ENI_GROUPS_MAX,
-			 "a detached ENI keeps its groups; deleted, its 5 groups count 0 ENIs (%d)\n", n);
+			 "a detached ENI keeps its groups; deleted, its 5 groups count 0 ENIs (%d; detach %d %d, groups kept %d, delete %d)\n",
+			 n, rc_d1, rc_d2, rc_g, rc_del);
 }
 
 static void test_sizes(void)
