@@ -654,6 +654,9 @@ static void test_metrics(void)
 	rc3 = metrics(e1, &m3);
 	at.id = e1;
 	rc_a1 = xioctl(NITRO_IOC_ENI_ATTACH, &at);
+	/* Attach wrote back the name it gave e1's netdev: none asked for e2. */
+	memset(&at, 0, sizeof(at));
+	at.size = sizeof(at);
 	at.id = e2;
 	rc_a2 = xioctl(NITRO_IOC_ENI_ATTACH, &at);
 	rc1 = metrics(e1, &m1);
