@@ -4,7 +4,9 @@
  * block cards (controller /dev/nitroN, namespace /dev/nitroNn1).
  *
  *   fuzz [-s SEED] [-n CALLS] [-u] [-d DEV]... [-N NETNS] [-A IPV4] [-b FILE]
- *   fuzz -l    (the hosts that exist, one "host N" a line: for fuzz.sh)
+ *   fuzz -l    (the hosts and security groups that exist, one "host N" or
+ *              "group ID" a line: for fuzz.sh)
+ *   fuzz -G ID (deletes security group ID, its rules first: for fuzz.sh)
  *
  * -s: the seed (default: from the clock; printed either way, so that a
  * failing run can be replayed: the same seed makes the same choices, though
@@ -51,7 +53,8 @@
  * change the disk under the test. Objects are bounded (at most OBJ_CAP
  * live of each kind): past that, creates are sent with a bad flag. At the
  * end the fuzzer deletes what it made (instances terminated, volumes and
- * ENIs detached and deleted, hosts deleted) and checks that none is left;
+ * ENIs detached and deleted, security groups emptied of rules and deleted,
+ * hosts deleted) and checks that none is left;
  * fuzz.sh then compares what nitroctl lists with what was there before.
  */
 #define _GNU_SOURCE
@@ -136,8 +139,9 @@ struct nitro_cmd {
 };
 
 /* What the fuzzer made (ids), to use in later calls and to delete at the end. */
-enum { K_VOL, K_ENI, K_INST, K_HOST, K_NR };
-static const char *const kind_name[K_NR] = { "volumes", "ENIs", "instances", "hosts" };
+enum { K_VOL, K_ENI, K_INST, K_HOST, K_SG, K_NR };
+static const char *const kind_name[K_NR] = { "volumes", "ENIs", "instances", "hosts",
+					     "security groups" };
 
 struct pool {
 	uint64_t id[4096];
@@ -471,7 +475,8 @@ static void gen_volume_create(const struct nitro_cmd *c, unsigned char *b)
 
 static int cmd_kind(const struct nitro_cmd *c)
 {
-	return strstr(c->name, "ENI") ? K_ENI : strstr(c->name, "INSTANCE") ? K_INST : K_VOL;
+	return strstr(c->name, "ENI") ? K_ENI : strstr(c->name, "INSTANCE") ? K_INST :
+	       strstr(c->name, "_SG_") ? K_SG : K_VOL;
 }
 
 static void gen_object_ref(const struct nitro_cmd *c, unsigned char *b)
@@ -508,7 +513,8 @@ static void gen_describe(const struct nitro_cmd *c, unsigned char *b)
 
 static void gen_list(const struct nitro_cmd *c, unsigned char *b)
 {
-	static const uint32_t es[] = { 0, 0, 8, 40, 64, 112, 120, 128, 136, 160, 184, 200, 4096, 4097 };
+	static const uint32_t es[] = { 0, 0, 8, 24, 40, 64, 112, 120, 128, 136, 160, 184, 200, 4096,
+				       4097 };
 	HDR(struct nitro_list);
 	s->entry_size = chance(85) ? es[rn(sizeof(es) / sizeof(es[0]))] : (uint32_t)rnd();
 	s->cursor = chance(60) ? 0 : chance(50) ? rn(8) : pick_id(cmd_kind(c));
@@ -701,6 +707,94 @@ static void gen_fw_update(const struct nitro_cmd *c, unsigned char *b)
 	s->len = rnd();
 }
 
+static void gen_sg_create(const struct nitro_cmd *c, unsigned char *b)
+{
+	HDR(struct nitro_sg_create);
+	s->vpc = pick_vpc();
+	s->id = mostly0();
+	s->flags = capped(K_SG) ? 0x80000000 : mostly0();
+	s->reserved = mostly0();
+}
+
+/* A rule: mostly valid (a known protocol, its ports, a network with no host bits or a group). */
+static void gen_rule(struct nitro_sg_rule *r)
+{
+	static const __u8 protos[] = { NITRO_SG_PROTO_ALL, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP };
+
+	memset(r, 0, sizeof(*r));
+	r->dir = chance(95) ? (__u8)rn(2) : (__u8)rnd();
+	r->proto = chance(90) ? protos[rn(4)] : (__u8)rnd();
+	r->prefix_len = chance(95) ? (__u8)rn(33) : (__u8)(33 + rn(223));
+	r->cidr = pick_ipv4();
+	if (r->prefix_len <= 32 && chance(90))
+		r->cidr &= htonl(r->prefix_len ? ~0u << (32 - r->prefix_len) : 0);
+	if (r->proto == IPPROTO_TCP || r->proto == IPPROTO_UDP || chance(10)) {
+		r->port_min = chance(50) ? (uint16_t)rn(1024) : (uint16_t)rnd();
+		r->port_max = chance(90) ? r->port_min + rn(100) : (uint16_t)rnd();
+	} else if (r->proto == IPPROTO_ICMP) {
+		r->port_min = (uint16_t)rn(256);
+		r->port_max = chance(90) ? 255 : 256;
+	}
+	if (chance(20)) {
+		r->peer_group = pick_id(K_SG);
+		if (chance(90))
+			r->cidr = 0, r->prefix_len = 0;
+	}
+	r->pad = (__u8)mostly0();
+	r->reserved = mostly0();
+}
+
+#define SG_RULES 16
+
+static void gen_sg_rules(const struct nitro_cmd *c, unsigned char *b)
+{
+	static const uint32_t odd[] = { 0, NITRO_SG_RULES_MAX, NITRO_SG_RULES_MAX + 1, 0xffffffff };
+	static const uint32_t strides[] = { 0, 0, sizeof(struct nitro_sg_rule), NITRO_SG_RULE_SIZE_VER0 - 1,
+					32, 4096, 4097 };
+	HDR(struct nitro_sg_rules);
+
+	s->flags = chance(85) ? (chance(40) ? NITRO_SG_RULES_GET : 0) : (uint32_t)rnd();
+	s->id = pick_id(K_SG);
+	s->count = chance(85) ? rn(SG_RULES + 1) : odd[rn(4)];
+	s->rule_size = chance(85) ? strides[rn(sizeof(strides) / sizeof(strides[0]))] : (uint32_t)rnd();
+	s->rules = chance(5) ? 0 : uptr(SG_RULES * 32);
+	if (chance(10))
+		s->vpc = mostly0();
+	if (chance(10))
+		s->enis = mostly0();
+	/* Rules in the data area, at the stride asked for, mostly valid. */
+	if (s->rules >= (uintptr_t)data && chance(80)) {
+		uint32_t stride = s->rule_size ? s->rule_size : sizeof(struct nitro_sg_rule);
+		uint32_t n = s->count < SG_RULES ? s->count : SG_RULES;
+
+		for (uint32_t i = 0; stride >= sizeof(struct nitro_sg_rule) && stride <= 64 && i < n; i++) {
+			uint64_t at = s->rules + (uint64_t)i * stride;
+
+			if (at + stride > (uintptr_t)data + DATA_LEN)
+				break;
+			gen_rule((struct nitro_sg_rule *)(uintptr_t)at);
+			if (stride > sizeof(struct nitro_sg_rule))
+				memset((unsigned char *)(uintptr_t)at + sizeof(struct nitro_sg_rule),
+				       chance(90) ? 0 : 1, stride - sizeof(struct nitro_sg_rule));
+		}
+	}
+}
+
+static void gen_eni_groups(const struct nitro_cmd *c, unsigned char *b)
+{
+	HDR(struct nitro_eni_groups);
+
+	s->flags = chance(85) ? (chance(30) ? NITRO_ENI_GROUPS_GET : 0) : (uint32_t)rnd();
+	s->id = pick_id(K_ENI);
+	s->count = chance(85) ? rn(NITRO_ENI_GROUPS_MAX + 1) : chance(50) ? NITRO_ENI_GROUPS_MAX + 1 :
+		   (uint32_t)rnd();
+	s->reserved = mostly0();
+	for (uint32_t i = 0; i < s->count && i < NITRO_ENI_GROUPS_MAX; i++)
+		s->groups[i] = chance(10) && i ? s->groups[i - 1] : pick_id(K_SG);
+	if (chance(5))
+		s->groups[rn(NITRO_ENI_GROUPS_MAX)] = pick_id(K_SG);	/* past count, maybe */
+}
+
 #define ARGV(s) { s, sizeof(s) }
 /* Launch commands: argv, each NUL-terminated (the literal's own NUL ends the last); broken ones. */
 static uint64_t pick_command(uint32_t *len)
@@ -850,6 +944,7 @@ static const struct nitro_cmd cmds[] = {
 	CMD(NITRO_IOC_ENI_ALLOWANCE, NITRO_ENI_ALLOWANCE_SIZE_VER0, gen_allowance),
 	CMD(NITRO_IOC_MAP_BATCH, NITRO_MAP_BATCH_SIZE_VER0, gen_map_batch),
 	CMD(NITRO_IOC_MAP_LIST, NITRO_MAP_LIST_SIZE_VER0, gen_map_list),
+	CMD(NITRO_IOC_ENI_GROUPS, NITRO_ENI_GROUPS_SIZE_VER0, gen_eni_groups),
 	CMD(NITRO_IOC_METRICS, NITRO_METRICS_SIZE_VER0, gen_metrics),
 	CMD(NITRO_IOC_AUDIT, NITRO_LIST_SIZE_VER0, gen_list),
 	CMD(NITRO_IOC_FIRMWARE_STATUS, NITRO_FIRMWARE_STATUS_SIZE_VER0, gen_fw_status),
@@ -868,6 +963,10 @@ static const struct nitro_cmd cmds[] = {
 	CMD(NITRO_IOC_HV_REGISTER, NITRO_HV_REGISTER_SIZE_VER0, gen_hv_register),
 	CMD(NITRO_IOC_HV_NEXT, NITRO_HV_COMMAND_SIZE_VER0, gen_hv_next),
 	CMD(NITRO_IOC_HV_DONE, NITRO_HV_RESULT_SIZE_VER0, gen_hv_done),
+	CMD(NITRO_IOC_SG_CREATE, NITRO_SG_CREATE_SIZE_VER0, gen_sg_create),
+	CMD(NITRO_IOC_SG_DELETE, NITRO_OBJECT_REF_SIZE_VER0, gen_object_ref),
+	CMD(NITRO_IOC_SG_RULES, NITRO_SG_RULES_SIZE_VER0, gen_sg_rules),
+	CMD(NITRO_IOC_SG_LIST, NITRO_LIST_SIZE_VER0, gen_list),
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -1117,6 +1216,10 @@ static void harvest(int ci, const unsigned char *p)
 		pool_add(K_INST, ((const struct nitro_instance_create *)p)->id);
 	else if (!strcmp(n, "NITRO_IOC_HOST_CREATE"))
 		pool_add(K_HOST, ((const struct nitro_host_create *)p)->host);
+	else if (!strcmp(n, "NITRO_IOC_SG_CREATE"))
+		pool_add(K_SG, ((const struct nitro_sg_create *)p)->id);
+	else if (!strcmp(n, "NITRO_IOC_SG_DELETE"))
+		pool_gone(K_SG, ((const struct nitro_object_ref *)p)->id);
 	else if (!strcmp(n, "NITRO_IOC_VOLUME_DELETE"))
 		pool_gone(K_VOL, ((const struct nitro_object_ref *)p)->id);
 	else if (!strcmp(n, "NITRO_IOC_ENI_DELETE"))
@@ -1521,6 +1624,22 @@ static int obj_ioctl(int fd, unsigned long nr, uint64_t id)
 	return ioctl(fd, nr, &r) ? errno : 0;
 }
 
+/* Empties a group's rules (a rule may name another group, which then cannot go). */
+static int sg_clear(int fd, uint64_t id)
+{
+	struct nitro_sg_rules r = { .size = sizeof(r), .id = id };
+
+	return ioctl(fd, NITRO_IOC_SG_RULES, &r) ? errno : 0;
+}
+
+/* Whether a group exists (its rules can be read). */
+static int sg_exists(int fd, uint64_t id)
+{
+	struct nitro_sg_rules r = { .size = sizeof(r), .flags = NITRO_SG_RULES_GET, .id = id };
+
+	return ioctl(fd, NITRO_IOC_SG_RULES, &r) == 0 || errno != ENOENT;
+}
+
 static void cleanup(void)
 {
 	int fd = open(DEV, O_RDWR);
@@ -1547,6 +1666,11 @@ static void cleanup(void)
 		obj_ioctl(fd, NITRO_IOC_ENI_DETACH, pools[K_ENI].id[i]);
 		obj_ioctl(fd, NITRO_IOC_ENI_DELETE, pools[K_ENI].id[i]);
 	}
+	/* the ENIs that had them are gone: the groups' rules, then the groups */
+	for (unsigned int i = 0; i < pools[K_SG].n; i++)
+		sg_clear(fd, pools[K_SG].id[i]);
+	for (unsigned int i = 0; i < pools[K_SG].n; i++)
+		obj_ioctl(fd, NITRO_IOC_SG_DELETE, pools[K_SG].id[i]);
 	for (unsigned int i = 0; i < pools[K_HOST].n; i++) {
 		struct nitro_host_info h = { .size = sizeof(h), .host = (uint32_t)pools[K_HOST].id[i] };
 
@@ -1573,6 +1697,8 @@ static void cleanup(void)
 				/* terminated ones stay listable for a while (instances.rst) */
 				left = ioctl(fd, NITRO_IOC_INSTANCE_DESCRIBE, &d) == 0 ?
 				       d.info.state != NITRO_INSTANCE_TERMINATED : errno != ENOENT;
+			} else if (k == K_SG) {
+				left = sg_exists(fd, id);
 			} else {
 				struct nitro_host_info h = { .size = sizeof(h), .host = (uint32_t)id };
 
@@ -1732,12 +1858,15 @@ static void print_errnos(void)
 }
 
 /*
- * -l: the VPC card's hosts that exist now, one "host N" a line, for fuzz.sh's
- * account of the state (nitroctl has no host list: one call per number
- * would cost seconds each under TCG).
+ * -l: the VPC card's hosts that exist now, one "host N" a line, then the
+ * security groups, one "group ID" a line, for fuzz.sh's account of the
+ * state (nitroctl has no host list: one call per number would cost seconds
+ * each under TCG).
  */
 static int list_hosts(void)
 {
+	static struct nitro_sg_info g[NITRO_LIST_MAX];
+	struct nitro_list l = { .size = sizeof(l), .entries = (uintptr_t)g, .cap = NITRO_LIST_MAX };
 	int fd = open(DEV, O_RDWR);
 
 	if (fd < 0) {
@@ -1754,14 +1883,43 @@ static int list_hosts(void)
 			return 1;
 		}
 	}
+	do {
+		l.count = 0;
+		l.more = 0;
+		if (ioctl(fd, NITRO_IOC_SG_LIST, &l)) {
+			fprintf(stderr, "sg list: %s\n", strerror(errno));
+			return 1;
+		}
+		for (uint32_t i = 0; i < l.count; i++)
+			printf("group %#llx\n", (unsigned long long)g[i].id);
+	} while (l.more);
 	close(fd);
 	return 0;
+}
+
+/* -G ID: deletes a security group, its rules first (what fuzz.sh found left). */
+static int delete_group(const char *arg)
+{
+	uint64_t id = strtoull(arg, NULL, 0);
+	int fd = open(DEV, O_RDWR), e;
+
+	if (fd < 0) {
+		perror("open " DEV);
+		return 1;
+	}
+	sg_clear(fd, id);
+	e = obj_ioctl(fd, NITRO_IOC_SG_DELETE, id);
+	if (e)
+		fprintf(stderr, "sg delete %#llx: %s\n", (unsigned long long)id, strerror(e));
+	close(fd);
+	return e ? 1 : 0;
 }
 
 static void usage(const char *me)
 {
 	fprintf(stderr, "usage: %s [-s SEED] [-n CALLS] [-u] [-d DEV]... [-N NETNS] [-A IPV4] [-b FILE]\n"
-		"       %s -l    (list the hosts that exist)\n", me, me);
+		"       %s -l    (list the hosts and security groups that exist)\n"
+		"       %s -G ID (delete security group ID)\n", me, me, me);
 	exit(2);
 }
 
@@ -1773,10 +1931,12 @@ int main(int argc, char **argv)
 	int opt, seeded = 0;
 	time_t t0;
 
-	while ((opt = getopt(argc, argv, "s:n:ud:N:A:b:l")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:ud:N:A:b:lG:")) != -1) {
 		switch (opt) {
 		case 'l':
 			return list_hosts();
+		case 'G':
+			return delete_group(optarg);
 		case 's':
 			seed = strtoull(optarg, NULL, 0);
 			seeded = 1;
@@ -1887,9 +2047,11 @@ int main(int argc, char **argv)
 	if (res[0])
 		ksft_print_msg("%s\n", res);
 	ksft_test_result(!res[0], "as root: no call hung, not killed by a signal\n");
-	ksft_test_result(sh->cleaned && !sh->left[0] && !sh->left[1] && !sh->left[2] && !sh->left[3],
-			 "what the fuzzer made is gone: %u volumes, %u ENIs, %u instances, %u hosts made\n",
-			 sh->made[K_VOL], sh->made[K_ENI], sh->made[K_INST], sh->made[K_HOST]);
+	ksft_test_result(sh->cleaned && !sh->left[0] && !sh->left[1] && !sh->left[2] && !sh->left[3] &&
+			 !sh->left[4],
+			 "what the fuzzer made is gone: %u volumes, %u ENIs, %u instances, %u hosts, %u security groups made\n",
+			 sh->made[K_VOL], sh->made[K_ENI], sh->made[K_INST], sh->made[K_HOST],
+			 sh->made[K_SG]);
 
 	/* Unprivileged, with the descriptors opened as root (and a fresh one for the table). */
 	if (unpriv_phase) {

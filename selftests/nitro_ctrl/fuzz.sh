@@ -10,8 +10,9 @@
 # namespace with an underlay address and a backing file, so that random
 # creates can succeed (fuzz.c says which calls it leaves out so that the
 # gate stays open and the suite goes on). The fuzzer deletes what it made;
-# then what nitroctl lists (volumes, ENIs, live instances), the hosts
-# (fuzz -l), the nitro disks and the boot gate must be as they were before
+# then what nitroctl lists (volumes, ENIs, live instances), the hosts and
+# security groups (fuzz -l), the nitro disks and the boot gate must be as
+# they were before
 # (anything new is deleted, and reported), and the modules must unload and
 # load again (nothing the fuzzer did holds a reference). selftests/run.sh
 # checks the kernel log after. Each part says how long it took: under TCG
@@ -55,7 +56,7 @@ run_fuzz() {
 
 # What the control plane holds, one object a line, sorted: volumes, ENIs,
 # live instances (terminated ones stay listed a while: instances.rst), hosts,
-# nitro disks, the gate.
+# security groups, nitro disks, the gate.
 snapshot() {
 	{
 		python3 -S -c '
@@ -73,7 +74,8 @@ print("gate", json.loads(sys.argv[4])["gate"])
 }
 
 # Deletes what is there now and not in snapshot $1: instances first (they
-# hold devices), then volumes, ENIs, hosts (which must have no ENI left).
+# hold devices), then volumes, ENIs, security groups and hosts (which must
+# have no ENI left).
 remove_new() {
 	local rank kind id
 	while read -r rank kind id _; do
@@ -82,6 +84,7 @@ remove_new() {
 		volume) "$N" volume detach "$id"; "$N" volume delete "$id" ;;
 		eni) "$N" eni detach "$id"; "$N" eni delete "$id" ;;
 		host) "$N" host delete "$id" ;;
+		group) "$here/fuzz" -G "$id" ;;
 		esac >/dev/null 2>&1
 	done < <(comm -13 <(echo "$1") <(snapshot) |
 		awk '{ r = ($1 == "instance") ? 1 : ($1 == "volume") ? 2 : ($1 == "eni") ? 3 : 4; print r, $0 }' | sort -n)
