@@ -28,6 +28,7 @@
 
 #include <linux/nitro.h>
 #include "kselftest.h"
+#include "vpc_abi.h"
 
 #define NS "nabi"
 #define NS_PATH "/run/netns/" NS
@@ -55,7 +56,6 @@ static const char setup_sh[] =
 	"ip -n " NS " link set nabi0 up && ip -n " NS " link set nabi1 up && "
 	"ip -n " NS " link set lo up";
 
-static int fd = -1;
 static int nsfd = -1;
 
 /* What this program made and has not deleted yet: deleted at exit. */
@@ -64,10 +64,6 @@ static int nhosts;
 static __u64 enis[8];
 static int nenis;
 
-static int xioctl(unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
-}
 
 /* The ioctl number re-encoded with another struct size. */
 static unsigned long resized(unsigned long cmd, unsigned int size)
@@ -76,24 +72,7 @@ static unsigned long resized(unsigned long cmd, unsigned int size)
 	       ((unsigned long)size << _IOC_SIZESHIFT);
 }
 
-/* An IPv4 address in network byte order. */
-static __u32 ip(const char *s)
-{
-	struct in_addr a = { 0 };
 
-	if (inet_pton(AF_INET, s, &a) != 1)
-		ksft_exit_fail_msg("bad address in the test: %s\n", s);
-	return a.s_addr;
-}
-
-static int shell(const char *cmd)
-{
-	char line[4096];
-
-	fflush(stdout);
-	snprintf(line, sizeof(line), "( %s ) >/dev/null 2>&1", cmd);
-	return system(line);
-}
 
 static void forget_host(__u32 h)
 {
@@ -210,12 +189,6 @@ static int key_set(struct nitro_peer_key k)
 	return xioctl(NITRO_IOC_PEER_KEY, &k);
 }
 
-static int ref(unsigned long cmd, __u64 id)
-{
-	struct nitro_object_ref r = { .size = sizeof(r), .id = id };
-
-	return xioctl(cmd, &r);
-}
 
 static int eni_create_sized(__u32 size, __u32 host, __u32 vpc, const char *addr, __u8 mac_last,
 			    __u64 *id)

@@ -26,6 +26,7 @@
 
 #include <linux/nitro.h>
 #include "kselftest.h"
+#include "vpc_abi.h"
 
 #define NS "sgabi"
 #define NS_PATH "/run/netns/" NS
@@ -44,7 +45,6 @@ static const char setup_sh[] =
 	"ip -n " NS " link set sgabi0 up && ip -n " NS " link set sgabi1 up && "
 	"ip -n " NS " link set lo up";
 
-static int fd = -1;
 static int nsfd = -1;
 static __u32 host;
 
@@ -54,35 +54,9 @@ static int nenis;
 static __u64 sgs[NITRO_SGS_MAX + 8];
 static int nsgs;
 
-static int xioctl(unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
-}
 
-static __u32 ip(const char *s)
-{
-	struct in_addr a = { 0 };
 
-	if (inet_pton(AF_INET, s, &a) != 1)
-		ksft_exit_fail_msg("bad address in the test: %s\n", s);
-	return a.s_addr;
-}
 
-static int shell(const char *cmd)
-{
-	char line[4096];
-
-	fflush(stdout);
-	snprintf(line, sizeof(line), "( %s ) >/dev/null 2>&1", cmd);
-	return system(line);
-}
-
-static int ref(unsigned long cmd, __u64 id)
-{
-	struct nitro_object_ref r = { .size = sizeof(r), .id = id };
-
-	return xioctl(cmd, &r);
-}
 
 /* --- groups --- */
 
