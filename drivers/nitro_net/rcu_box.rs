@@ -53,9 +53,9 @@ impl<T: Send + Sync> RcuBox<T> {
         let old = self.ptr.xchg(new, Full);
         if !old.is_null() {
             rcu::synchronize_rcu();
-            // SAFETY: Made by `KBox::into_raw` (invariants), replaced before
-            // the grace period that has now passed; this call alone got it
-            // from the exchange.
+            // Only this call got `old` from the exchange.
+            // SAFETY: Made by `KBox::into_raw`, replaced before the grace
+            // period that has passed: no reader is left on it.
             drop(unsafe { KBox::from_raw(old) });
         }
     }

@@ -317,9 +317,9 @@ impl<T: Entry<N>, const N: usize> Writer<'_, T, N> {
             return;
         }
         for r in list.iter().take(passed) {
+            // It leaves the list below.
             // SAFETY: Made by `KBox::into_raw`, unlinked before the grace
-            // period that has now passed: no reader can still reach it, and
-            // it leaves the list below.
+            // period that has passed: no reader can still reach it.
             drop(unsafe { KBox::from_raw(r.node) });
         }
         if passed == list.len() {
@@ -420,9 +420,9 @@ impl<T: Entry<N>, const N: usize> Writer<'_, T, N> {
         // After this, no reader follows the old generation's links: the
         // next growth may reuse them.
         rcu::synchronize_rcu();
-        // SAFETY: Made by `KBox::into_raw` (invariants), unpublished, and a
-        // grace period has passed: no reader is left on it. Its nodes live
-        // on in the new buckets.
+        // Its nodes live on in the new buckets.
+        // SAFETY: Made by `KBox::into_raw`, unpublished, and a grace period
+        // has passed: no reader is left on it.
         drop(unsafe { KBox::from_raw(old) });
         Ok(())
     }
