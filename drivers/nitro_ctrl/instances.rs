@@ -620,42 +620,66 @@ fn finish_terminate(ctrl: &Controller, id: u64) -> Result {
 /// The instance's processes are gone (its STOP done, its init exited, or
 /// its hypervisor gone): it stops, its instance store is wiped; or it
 /// terminates, if that was asked.
+///
+/// A stopping instance stays `stopping` until its instance store is
+/// wiped: only then is it seen stopped (and can it be started or given
+/// devices). A terminate that comes meanwhile is carried out after the
+/// wipe. The walk over its volumes allocates nothing, so no allocation
+/// failure can skip a wipe.
 fn ended(ctrl: &Controller, id: u64, reason: Reason) {
-    let next = {
+    {
         let mut t = ctrl.instances.table.lock();
         let Ok(inst) = t.get(id) else { return };
-        let next = lifecycle::ended(inst.state);
         inst.stats = None;
         inst.running_since = None;
         inst.pid = 0;
-        if next == InstanceState::Stopped {
-            inst.set_state(InstanceState::Stopped, reason);
-        } else {
+        if lifecycle::ended(inst.state) == InstanceState::Terminated {
             inst.busy = true;
+            drop(t);
+            let _ = finish_terminate(ctrl, id);
+            return;
         }
-        ctrl.instances.changed.notify_all();
-        next
-    };
-    if next == InstanceState::Terminated {
-        let _ = finish_terminate(ctrl, id);
-        return;
+        if inst.state != InstanceState::Stopping {
+            inst.set_state(InstanceState::Stopping, reason);
+            ctrl.instances.changed.notify_all();
+        }
     }
     // EC2: instance storage does not survive a stop. The card gives the
     // volume a new key (and zeroes its edges): nothing of the old data can
     // be read again.
-    if let Ok(vols) = registry::attached_to::<VolumeSpec>(&ctrl.registry, id) {
-        for o in vols.iter().filter(|o| o.spec.kind == VolumeKind::Instance) {
-            if let Err(e) = registry::wipe(ctrl, o.spec.id) {
-                pr_err!(
-                    "i-{:017x}: instance store vol-{:017x} not wiped ({:?})\n",
-                    id,
-                    o.spec.id,
-                    e
-                );
-            }
+    let mut after = 0;
+    while let Some(o) = registry::next_attached_to::<VolumeSpec>(&ctrl.registry, id, after) {
+        after = o.spec.id;
+        if o.spec.kind != VolumeKind::Instance {
+            continue;
+        }
+        if let Err(e) = registry::wipe(ctrl, o.spec.id) {
+            pr_err!(
+                "i-{:017x}: instance store vol-{:017x} not wiped ({:?})\n",
+                id,
+                o.spec.id,
+                e
+            );
         }
     }
-    pr_info!("i-{:017x} stopped\n", id);
+    let mut t = ctrl.instances.table.lock();
+    let Ok(inst) = t.get(id) else { return };
+    match inst.state {
+        InstanceState::Stopping => {
+            inst.set_state(InstanceState::Stopped, reason);
+            ctrl.instances.changed.notify_all();
+            drop(t);
+            pr_info!("i-{:017x} stopped\n", id);
+        }
+        InstanceState::ShuttingDown => {
+            // Terminated while its store was wiped (`terminate`'s
+            // redirect): its processes are gone already.
+            inst.busy = true;
+            drop(t);
+            let _ = finish_terminate(ctrl, id);
+        }
+        _ => {}
+    }
 }
 
 /// Waits (interruptibly, at most `timeout_ms`, 0 for ever) until instance

@@ -65,6 +65,18 @@ pub(crate) struct Obj<S: Copy> {
     pub(crate) type_allowance: Allowance,
 }
 
+impl<S: Copy> Obj<S> {
+    /// Forgets its attachment (a detach done, or an attach that failed).
+    fn release(&mut self) {
+        self.device = DevName::EMPTY;
+        self.instance = 0;
+        self.flags = 0;
+        self.disk = (0, 0);
+        self.host_name = DevName::EMPTY;
+        self.type_allowance = Allowance::UNSET;
+    }
+}
+
 impl Obj<EniSpec> {
     /// The allowances the card is asked to enforce on the ENI.
     pub(crate) fn allowance_enforced(&self) -> Allowance {
@@ -527,12 +539,7 @@ pub(crate) fn change<S: Spec>(ctrl: &Controller, id: u64, op: Op, att: Attach) -
                     }
                 }
                 if release {
-                    o.device = DevName::EMPTY;
-                    o.instance = 0;
-                    o.flags = 0;
-                    o.disk = (0, 0);
-                    o.host_name = DevName::EMPTY;
-                    o.type_allowance = Allowance::UNSET;
+                    o.release();
                 }
                 if !lost {
                     o.state = next;
@@ -630,6 +637,8 @@ pub(crate) fn next_attached_to<S: Spec>(
 
 /// Wipes instance-storage volume `id` in place (`Request::WipeVolume`):
 /// its card destroys the data and keeps the volume, attached as it was.
+/// If the card could not make its disk again (it answers `Done` for an
+/// attached volume), the volume is recorded detached, as it is.
 pub(crate) fn wipe(ctrl: &Controller, id: u64) -> Result {
     let (spec, card_id) = VolumeSpec::with_table(&ctrl.registry, |t| {
         let o = t.get_mut(id)?;
@@ -642,13 +651,20 @@ pub(crate) fn wipe(ctrl: &Controller, id: u64) -> Result {
         .bus
         .card(card_id)?
         .request(&Request::WipeVolume(&spec))?;
-    if let bus::Reply::Disk(major, minor) = reply {
-        VolumeSpec::with_table(&ctrl.registry, |t| {
-            t.get_mut(id)?.disk = (major, minor);
-            Ok(())
-        })?;
-    }
-    Ok(())
+    VolumeSpec::with_table(&ctrl.registry, |t| {
+        let o = t.get_mut(id)?;
+        match reply {
+            bus::Reply::Disk(major, minor) => o.disk = (major, minor),
+            _ if o.state == State::Attached => {
+                let key = (o.instance, o.device);
+                o.release();
+                o.state = State::Available;
+                t.devices.remove(&key);
+            }
+            _ => {}
+        }
+        Ok(())
+    })
 }
 
 /// Sets ENI `id`'s allowances to `a` (`NITRO_IOC_ENI_ALLOWANCE`) and, if it

@@ -261,10 +261,18 @@ impl BlockCard {
             slot.spec.id,
             pages
         );
-        match device {
-            Some(dev) => {
-                let (major, minor) = self.attach(slot, &dev)?;
-                Ok(Reply::Disk(major, minor))
+        // The data is gone whatever follows: if the new disk cannot be
+        // made, the answer says the volume is detached (`Done`), not that
+        // the wipe failed.
+        match device.map(|dev| self.attach(slot, &dev)) {
+            Some(Ok((major, minor))) => Ok(Reply::Disk(major, minor)),
+            Some(Err(e)) => {
+                pr_err!(
+                    "vol-{:017x}: its disk could not be made again ({:?}): detached\n",
+                    slot.spec.id,
+                    e
+                );
+                Ok(Reply::Done)
             }
             None => Ok(Reply::Done),
         }

@@ -108,7 +108,8 @@ pub enum Request<'a> {
     DeleteVolume(&'a VolumeSpec),
     /// Instance storage: destroy its data, as deprovision does, and keep
     /// the volume (a new key; its edges zeroed). Its disk, if attached, is
-    /// made anew (the reply gives its numbers).
+    /// made anew (the reply gives its numbers; `Done` if it was attached
+    /// and the new disk could not be made: it is detached).
     WipeVolume(&'a VolumeSpec),
     /// Provision an ENI.
     CreateEni(&'a EniSpec),
