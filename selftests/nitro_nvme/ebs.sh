@@ -76,8 +76,8 @@ ok '[ "$(readlink -f /dev/sdf)" = /dev/$disk ] && [ "$(readlink -f /dev/disk/by-
 	"udev: /dev/sdf and /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_$serial"
 ok '[ "$(ebsnvme-id -v /dev/$disk)" = "Volume ID: $vol" ] && [ "$(ebsnvme-id -b /dev/$disk)" = sdf ] && [ "$(ebsnvme-id -v /dev/nitro$n)" = "Volume ID: $vol" ]' \
 	"ebsnvme-id on the disk and on /dev/nitro$n: volume $vol, device sdf"
-ok 'nvme id-ctrl /dev/nitro$n -o json | js "d[\"vid\"] == 0x1d0f and d[\"mn\"].strip() == \"Amazon Elastic Block Store\" and d[\"sn\"].strip() == \"$serial\"" && [ "$(nvme get-ns-id /dev/$disk 2>&1 | grep -o "namespace-id:[0-9]*")" = namespace-id:1 ] && ! nvme get-ns-id /dev/nitro$n >/dev/null 2>&1' \
-	"nvme id-ctrl on the controller device; NVME_IOCTL_ID only on the namespace (ENOTTY on /dev/nitro$n)"
+ok 'nvme id-ctrl /dev/nitro$n -o json | js "d[\"vid\"] == 0x1d0f and d[\"mn\"].strip() == \"Amazon Elastic Block Store\" and d[\"sn\"].strip() == \"$serial\" and d[\"vwc\"] & 1 == 1" && [ "$(nvme get-ns-id /dev/$disk 2>&1 | grep -o "namespace-id:[0-9]*")" = namespace-id:1 ] && ! nvme get-ns-id /dev/nitro$n >/dev/null 2>&1' \
+	"nvme id-ctrl on the controller device (a volatile write cache: VWC 1); NVME_IOCTL_ID only on the namespace (ENOTTY on /dev/nitro$n)"
 
 # Data, a filesystem, and what the storage server sees.
 head -c $MiB /dev/urandom >/tmp/data

@@ -32,8 +32,8 @@ attrs=$(cd /sys/block/$disk/nitro && echo "$(cat serial)|$(cat model)|$(cat devi
 ok '[ "$attrs" = "$serial|Amazon EC2 NVMe Instance Storage|sdf|$vol" ]' "sysfs: /sys/block/$disk/nitro/{serial,model,device,volume}"
 ok '[ "$(readlink -f $link)" = "$dev" ]' "udev: $link -> $dev"
 
-ok 'nvme id-ctrl $dev -o json | js "d[\"vid\"] == 0x1d0f and d[\"ssvid\"] == 0x1d0f and d[\"sn\"].strip() == \"$serial\" and d[\"mn\"].strip() == \"Amazon EC2 NVMe Instance Storage\" and d[\"fr\"].strip() == \"1.0\" and d[\"mdts\"] == 8 and d[\"nn\"] == 1"' \
-	"nvme id-ctrl: Amazon vendor, instance-storage model, serial $serial, firmware, MDTS, one namespace"
+ok 'nvme id-ctrl $dev -o json | js "d[\"vid\"] == 0x1d0f and d[\"ssvid\"] == 0x1d0f and d[\"sn\"].strip() == \"$serial\" and d[\"mn\"].strip() == \"Amazon EC2 NVMe Instance Storage\" and d[\"fr\"].strip() == \"1.0\" and d[\"mdts\"] == 8 and d[\"nn\"] == 1 and d[\"vwc\"] & 1 == 0"' \
+	"nvme id-ctrl: Amazon vendor, instance-storage model, serial $serial, firmware, MDTS, one namespace, no volatile write cache"
 ok '[ "$(nvme id-ctrl $dev -b | dd bs=1 skip=3072 count=32 status=none | tr -d "\0")" = sdf ] && [ "$(nvme id-ns $dev -n 1 -b | dd bs=1 skip=384 count=32 status=none | tr -d "\0")" = sdf ]' \
 	"the device name given at attach is in the vendor-specific areas (controller 3072, namespace 384)"
 ok 'nvme id-ns $dev -n 1 -o json | js "d[\"nsze\"] == 16384 and d[\"ncap\"] == 16384 and d[\"nuse\"] == 0 and d[\"flbas\"] == 0 and d[\"lbafs\"][0][\"ds\"] == 12"' \
