@@ -70,6 +70,8 @@ enis=()   # ENIs we created
 hosts=()  # VPC card hosts we created
 declare -A tput rr note # by PATH/MTU
 declare -A scale         # the tables-at-scale figures
+# calc EXPR: python's value of EXPR (the measurements use it too).
+calc() { python3 -c "print($1)"; }
 ours_counters=()        # what the card counted, a line per MTU
 
 cleanup() {
@@ -470,7 +472,6 @@ faster() { python3 -c "v = [x for x in (${1:-0}, ${2:-0}) if x]; print(max(v) if
 # --- report ------------------------------------------------------------------
 
 num() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
-calc() { python3 -c "print($1)"; }
 declare -A label=(
 	[veth]="veth"
 	[geneve]="geneve (plain)"
