@@ -33,10 +33,11 @@ ktap_done() {
 # prints its output indented, as a KTAP subtest. Sets test_out (the
 # output), test_passed, test_skipped and test_failed (its results), and
 # test_broken if it crashed, hung (2400 s: a guard, not a speed limit), or
-# ran fewer results than it planned.
+# ran fewer results than it planned. NITRO_TEST_TIMEOUT moves the guard
+# (make soak: 3600).
 run_test() {
 	local out rc p s f plan
-	out=$(cd "$top/selftests" && timeout 2400 "./$1" 2>&1)
+	out=$(cd "$top/selftests" && timeout "${NITRO_TEST_TIMEOUT:-2400}" "./$1" 2>&1)
 	rc=$?
 	test_out=$out
 	echo "$out" | sed 's/^/    /'
