@@ -59,7 +59,7 @@
 # shellcheck disable=SC2016,SC2034
 source "$(dirname "$0")/../lib.sh"
 
-ktap_header 14
+ktap_header 13
 w=$(mktemp -d /tmp/nitro-races.XXXXXX)
 # nitroctl from the guest's /tmp (RAM), not over 9p (faults.sh).
 cp "$NITROCTL" "$w/nitroctl" && NITROCTL=$w/nitroctl
