@@ -90,11 +90,15 @@ check: host-test lint all
 mutants: all
 	LLVM=$(LLVM) $(TOP)/tools/mutants/run.sh $(KDIR) $(MUTANTS)
 
-# Not part of check: the random-ioctl fuzzer (selftests/nitro_ctrl/fuzz.sh)
-# with 1,000,000 calls from a random seed, after its fixed-seed run, through
-# selftests/run.sh in one VM, so that the kernel log is checked after it.
+# Not part of check: in one VM booted with kmemleak on, through
+# selftests/run.sh (so that the kernel log is checked after them), the
+# random-ioctl fuzzer (selftests/nitro_ctrl/fuzz.sh) with 1,000,000 calls
+# from a random seed after its fixed-seed run, then the races
+# (selftests/nitro_ctrl/races.sh) for 1800 s: mixed control-plane and
+# data-path load, card unloads, then the consistency check, a kmemleak scan,
+# the log, and memory before and after. Each test gets 3600 s, the VM 7200.
 soak: all
-	$(TOP)/tools/vm.sh $(KDIR) run 'cd $(TOP) && NITRO_FUZZ_RANDOM=1000000 NITRO_TESTS=nitro_ctrl/fuzz.sh bash selftests/run.sh'
+	NITRO_KMEMLEAK=1 NITRO_VM_TIMEOUT=7200 $(TOP)/tools/vm.sh $(KDIR) run 'cd $(TOP) && NITRO_TEST_TIMEOUT=3600 NITRO_FUZZ_RANDOM=1000000 NITRO_RACE_SECONDS=1800 NITRO_TESTS="nitro_ctrl/fuzz.sh nitro_ctrl/races.sh" bash selftests/run.sh'
 
 # Benchmarks run on the non-debug kernel (tools/kernel.sh ... bench), so the
 # modules are built again, against it, in a copy of the tree (an M= build

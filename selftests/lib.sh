@@ -33,10 +33,11 @@ ktap_done() {
 # prints its output indented, as a KTAP subtest. Sets test_out (the
 # output), test_passed, test_skipped and test_failed (its results), and
 # test_broken if it crashed, hung (2400 s: a guard, not a speed limit), or
-# ran fewer results than it planned.
+# ran fewer results than it planned. NITRO_TEST_TIMEOUT moves the guard
+# (make soak: 3600).
 run_test() {
 	local out rc p s f plan
-	out=$(cd "$top/selftests" && timeout 2400 "./$1" 2>&1)
+	out=$(cd "$top/selftests" && timeout "${NITRO_TEST_TIMEOUT:-2400}" "./$1" 2>&1)
 	rc=$?
 	test_out=$out
 	echo "$out" | sed 's/^/    /'
@@ -171,4 +172,107 @@ frags() {
 open_gate() {
 	"$NITROCTL" firmware show --allowlist >/tmp/nitro-allow &&
 		"$NITROCTL" firmware allow /tmp/nitro-allow >/dev/null
+}
+
+# --- what exists: the controller's lists against the kernel's objects -----
+
+# snap: what the controller lists (volume list, eni list, status; instance
+# list if need_insts is set) and what exists (hosts, as fuzz -l reads them
+# from the controller; nitro disks in /sys/block; netdevs and UDP sockets on
+# port 6081 in the namespaces $SNAP_NS, but lo and $SNAP_IGNORE), checked
+# against each other by one python run: why says what disagrees (empty if
+# nothing): attached volumes against disks, attached ENIs against netdevs,
+# objects in transition or card-lost, each card's count of objects against
+# the controller's, hosts against sockets. Sets vols, enis, status, insts
+# (JSON), hosts, disks, links, socks; st[ID] is each object's state,
+# named[NAME] the id of the live object of that name.
+# (selftests/nitro_ctrl/faults.sh, races.sh)
+declare -A st named
+snap() {
+	local d v line n
+	local ctl=(timeout 60 "$NITROCTL")
+	vols=$("${ctl[@]}" volume list --json) || vols=ERR
+	enis=$("${ctl[@]}" eni list --json) || enis=ERR
+	status=$("${ctl[@]}" status --json) || status=ERR
+	insts='[]'
+	[ -n "${need_insts:-}" ] && { insts=$("${ctl[@]}" instance list --json) || insts=ERR; }
+	hosts=$("$top/selftests/nitro_ctrl/fuzz" -l 2>/dev/null | while read -r a b; do [ "$a" = host ] && echo "$b"; done | xargs)
+	disks=
+	for d in /sys/block/nitro*; do
+		[ -e "$d/nitro/volume" ] && read -r v <"$d/nitro/volume" && disks+="${d##*/} $v"$'\n'
+	done
+	links= socks=0
+	for n in ${SNAP_NS:-}; do
+		links+=" $(ip -n "$n" -o link show | awk -F': ' -v skip=" lo ${SNAP_IGNORE:-} " '{ sub(/@.*/, "", $2); if (index(skip, " " $2 " ") == 0) print $2 }' | xargs)"
+		socks=$((socks + $(nsenter --net="/run/netns/$n" awk '$2 ~ /:17C1$/' /proc/net/udp | wc -l)))
+	done
+	links=$(xargs <<<"$links")
+	why=
+	st=() named=()
+	while IFS= read -r line; do
+		case $line in
+		"why "*) why=${line#why } ;;
+		"obj "*)
+			read -r _ v d name <<<"$line"
+			st[$v]=$d
+			[ "$name" != - ] && named[$name]=$v
+			;;
+		esac
+	done < <(python3 -S - "$vols" "$enis" "$status" "$insts" "$hosts" "$disks" "$links" "$socks" <<-'EOF'
+	import json, sys
+	a = sys.argv[1:]
+	bad = []
+	try:
+	    vols, enis, status, insts = (json.loads(x) for x in a[0:4])
+	except ValueError:
+	    print("why a nitroctl list failed")
+	    sys.exit()
+	for o in vols + enis + insts:
+	    live = o["state"] != "terminated"
+	    print("obj", o["id"], o["state"], o["name"] if o["name"] and live else "-")
+	hosts = a[4].split()
+	disks = {v for l in a[5].splitlines() for v in l.split()[1:2]}
+	links = set(a[6].split())
+	socks = int(a[7])
+	att = {v["id"] for v in vols if v["state"] == "attached"}
+	if att != disks:
+	    bad.append("attached volumes %s, disks of %s" % (sorted(att), sorted(disks)))
+	devs = {e["device"] for e in enis if e["state"] == "attached"}
+	if devs != links:
+	    bad.append("ENIs attached as %s, netdevs %s" % (sorted(devs), sorted(links)))
+	odd = [o["id"] + " " + o["state"] for o in vols + enis if o["state"] not in ("available", "attached")]
+	odd += [i["id"] + " " + i["state"] for i in insts if i["state"] not in ("stopped", "terminated")]
+	if odd:
+	    bad.append("in transition or lost: %s" % odd)
+	cards = {c["name"]: c["objects"] for c in status["cards"]}
+	want = {
+	    "nitro_nvme.ebs0": sum(v["kind"] == "ebs" for v in vols),
+	    "nitro_nvme.instance0": sum(v["kind"] == "instance" for v in vols),
+	    "nitro_net.vpc0": len(hosts) + len(enis),
+	}
+	for k, n in want.items():
+	    if cards.get(k) != n:
+	        bad.append("card %s holds %s objects, the controller knows %d" % (k, cards.get(k), n))
+	if socks != len(hosts):
+	    bad.append("%d hosts (%s), %d sockets on port 6081" % (len(hosts), " ".join(hosts), socks))
+	if bad:
+	    print("why " + "; ".join(bad))
+	EOF
+	)
+}
+consistent() { [ -z "$why" ]; }
+
+# eni_plug ENI HOSTNS GUESTNS ADDR IFNAME: attaches the ENI as IFNAME (in
+# its host's namespace), moves the netdev into the guest's, gives it
+# ADDR/24, brings it up and waits (5 s at most) for the carrier.
+eni_plug() {
+	timeout 60 "$NITROCTL" eni attach "$1" "$5" >/dev/null &&
+		timeout 30 ip -n "$2" link set dev "$5" netns "$3" &&
+		timeout 30 ip -n "$3" addr add "$4/24" dev "$5" &&
+		timeout 30 ip -n "$3" link set dev "$5" up || return 1
+	for _ in $(seq 50); do
+		[ "$(ip netns exec "$3" cat "/sys/class/net/$5/carrier" 2>/dev/null)" = 1 ] && return 0
+		sleep 0.1
+	done
+	return 1
 }

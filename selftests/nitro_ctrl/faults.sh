@@ -40,7 +40,6 @@
 # shellcheck disable=SC2016
 source "$(dirname "$0")/../lib.sh"
 
-here=$(cd "$(dirname "$0")" && pwd)
 N=$NITROCTL
 D=/sys/kernel/debug
 STEPS=${NITRO_FAULT_STEPS:-1}
@@ -49,6 +48,8 @@ ATTRS=(failslab fail_page_alloc fail_usercopy)
 ns=nitrofi
 declare -A st named
 need_insts=
+# snap (lib.sh): the netdevs and sockets of the host namespace.
+SNAP_NS=$ns SNAP_IGNORE="u0 u1"
 addr=192.0.2.91 addr2=192.0.2.92
 w=$(mktemp -d /tmp/nitro-faults.XXXXXX)
 fw=/tmp/nitro-fw
@@ -163,78 +164,6 @@ errno_ok() {
 
 # --- what exists ------------------------------------------------------
 
-# snap: what the controller lists and what exists, checked against each
-# other by one python run: why says what disagrees (empty if nothing);
-# st[ID] is each object's state, named[NAME] the id of the live object of
-# that name.
-snap() {
-	local d v line
-	vols=$(nctl volume list --json) || vols=ERR
-	enis=$(nctl eni list --json) || enis=ERR
-	status=$(nctl status --json) || status=ERR
-	insts='[]'
-	[ -n "$need_insts" ] && { insts=$(nctl instance list --json) || insts=ERR; }
-	hosts=$("$here/fuzz" -l 2>/dev/null | while read -r a b; do [ "$a" = host ] && echo "$b"; done | xargs)
-	disks=
-	for d in /sys/block/nitro*; do
-		[ -e "$d/nitro/volume" ] && read -r v <"$d/nitro/volume" && disks+="${d##*/} $v"$'\n'
-	done
-	links=$(ip -n $ns -o link show | awk -F': ' '{ sub(/@.*/, "", $2); if ($2 != "lo" && $2 != "u0" && $2 != "u1") print $2 }' | xargs)
-	socks=$(nsenter --net=/run/netns/$ns awk '$2 ~ /:17C1$/' /proc/net/udp | wc -l)
-	why=
-	st=() named=()
-	while IFS= read -r line; do
-		case $line in
-		"why "*) why=${line#why } ;;
-		"obj "*)
-			read -r _ v d name <<<"$line"
-			st[$v]=$d
-			[ "$name" != - ] && named[$name]=$v
-			;;
-		esac
-	done < <(python3 -S - "$vols" "$enis" "$status" "$insts" "$hosts" "$disks" "$links" "$socks" <<-'EOF'
-	import json, sys
-	a = sys.argv[1:]
-	bad = []
-	try:
-	    vols, enis, status, insts = (json.loads(x) for x in a[0:4])
-	except ValueError:
-	    print("why a nitroctl list failed")
-	    sys.exit()
-	for o in vols + enis + insts:
-	    live = o["state"] != "terminated"
-	    print("obj", o["id"], o["state"], o["name"] if o["name"] and live else "-")
-	hosts = a[4].split()
-	disks = {v for l in a[5].splitlines() for v in l.split()[1:2]}
-	links = set(a[6].split())
-	socks = int(a[7])
-	att = {v["id"] for v in vols if v["state"] == "attached"}
-	if att != disks:
-	    bad.append("attached volumes %s, disks of %s" % (sorted(att), sorted(disks)))
-	devs = {e["device"] for e in enis if e["state"] == "attached"}
-	if devs != links:
-	    bad.append("ENIs attached as %s, netdevs %s" % (sorted(devs), sorted(links)))
-	odd = [o["id"] + " " + o["state"] for o in vols + enis if o["state"] not in ("available", "attached")]
-	odd += [i["id"] + " " + i["state"] for i in insts if i["state"] not in ("stopped", "terminated")]
-	if odd:
-	    bad.append("in transition or lost: %s" % odd)
-	cards = {c["name"]: c["objects"] for c in status["cards"]}
-	want = {
-	    "nitro_nvme.ebs0": sum(v["kind"] == "ebs" for v in vols),
-	    "nitro_nvme.instance0": sum(v["kind"] == "instance" for v in vols),
-	    "nitro_net.vpc0": len(hosts) + len(enis),
-	}
-	for k, n in want.items():
-	    if cards.get(k) != n:
-	        bad.append("card %s holds %s objects, the controller knows %d" % (k, cards.get(k), n))
-	if socks != len(hosts):
-	    bad.append("%d hosts (%s), %d sockets on port 6081" % (len(hosts), " ".join(hosts), socks))
-	if bad:
-	    print("why " + "; ".join(bad))
-	EOF
-	)
-}
-consistent() { [ -z "$why" ]; }
 # vol_by NAME, eni_by NAME, inst_by NAME: the id of the live object of that
 # name in the last snap (empty if none); state_of ID: its state ("gone").
 vol_by() { echo "${named[$1]}"; }
@@ -599,7 +528,7 @@ redo_iterm() {
 loaded nitro_testcard && rmmod nitro_testcard
 # nitroctl runs from the guest's /tmp (RAM), not from the checkout over
 # 9p: each run costs a page-in of the binary otherwise.
-cp "$N" "$w/nitroctl" && N=$w/nitroctl
+cp "$N" "$w/nitroctl" && N=$w/nitroctl && NITROCTL=$N
 kmod veth
 load_all && open_gate
 mark_log

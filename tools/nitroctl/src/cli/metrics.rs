@@ -286,10 +286,15 @@ pub fn snapshot(controller: &Controller, card_names: &[String]) -> Result<Snapsh
     };
     let mut snapshot = Snapshot::default();
     for (index, name) in card_names.iter().enumerate() {
-        snapshot.cards.push(Counters::from_abi(
-            name.clone(),
-            &metrics_of(abi::NITRO_METRICS_CARD, index as u64)?,
-        ));
+        // A card can leave the bus (its module unloaded) between the status
+        // and the question, ENOENT: skip it, as an object that went.
+        match metrics_of(abi::NITRO_METRICS_CARD, index as u64) {
+            Ok(metrics) => snapshot
+                .cards
+                .push(Counters::from_abi(name.clone(), &metrics)),
+            Err(Error::Kernel { ref error, .. }) if error.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
     }
     let volumes: Vec<abi::nitro_volume_info> =
         controller.list_all("NITRO_IOC_VOLUME_LIST", abi::NITRO_IOC_VOLUME_LIST, 1024)?;
