@@ -335,6 +335,7 @@ fn identify_controller(ctrl: &Controller<'_>, p: &mut [u8]) {
     p[513] = 0x44; // CQES
     p[516..520].copy_from_slice(&1u32.to_le_bytes()); // NN
     p[520..522].copy_from_slice(&0x000cu16.to_le_bytes()); // ONCS: DSM, Write Zeroes
+
     // VWC: EBS writes complete in the backing's page cache, a volatile
     // write cache that Flush syncs (as the disk's BLK_FEAT_WRITE_CACHE
     // says); instance storage has none.
