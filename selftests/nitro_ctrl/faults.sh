@@ -554,12 +554,7 @@ ip netns add $ns &&
 H=$(nctl host create --underlay $addr --netns $ns | sed -En '1s/^[[:space:]]*([0-9]+)[[:space:]]*$/\1/p')
 snap
 start_hosts=$hosts
-kmemleak=
-# "stack=on" (already the default) is refused (EPERM) when kmemleak is off;
-# "clear" is not, so it cannot tell.
-if echo stack=on >$D/kmemleak 2>/dev/null; then
-	echo scan >$D/kmemleak && echo clear >$D/kmemleak && kmemleak=1
-fi
+kmemleak_start
 mkfifo "$w/fifo"
 fault_setup
 ok '[ -n "$H" ] && [ "$hosts" = "$H" ] && consistent && [ "$vols" = "[]" ] && [ "$(faults_left)" = 3000000000 ] && [ -n "$(text_range)" ]' \
@@ -628,24 +623,10 @@ nctl host delete "$H" >/dev/null
 snap
 ok '[ "$vols" = "[]" ] && [ "$enis" = "[]" ] && [ -z "$hosts" ] && [ -z "$disks" ] && [ -z "$links" ] && [ "$socks" = 0 ] && consistent' \
 	"everything made is gone: no volume, ENI, host, disk, netdev or socket left${why:+: $why}"
-if [ -n "$kmemleak" ]; then
-	echo scan >$D/kmemleak
-	sleep 5
-	echo scan >$D/kmemleak
-	# A report is ours if nitroctl made it or our code is in its backtrace.
-	leaks=$(awk '/^unreferenced object/ { if (r != "" && r ~ /comm "nitroctl"|nitro_/) printf "%s", r; r = "" } { r = r $0 "\n" } END { if (r ~ /comm "nitroctl"|nitro_/) printf "%s", r }' $D/kmemleak)
-	ok '[ -z "$leaks" ]' "kmemleak: nothing leaked by nitroctl's calls or the nitro modules"
-	[ -n "$leaks" ] && head -60 <<<"$leaks" | sed 's/^/# /'
-else
-	ktap_n=$((ktap_n + 1))
-	echo "ok $ktap_n kmemleak: nothing leaked # SKIP kmemleak is off (boot with NITRO_KMEMLEAK=1)"
-fi
-bad=$(new_log | grep -E "$KLOG_BAD")
-ok '[ -z "$bad" ]' "the kernel log since the start: no oops, KASAN, lockdep report or warning"
-[ -n "$bad" ] && new_log | grep -E -B 5 -A 30 "$KLOG_BAD" | head -80 | sed 's/^/# /'
-out=$(unload_all 2>&1); rc=$?
-ok '[ $rc = 0 ]' "the modules unload (nothing left holds them)${out:+: $out}"
-ok 'load_all && open_gate && nctl status >/dev/null' "and load again, the gate opened"
+# Fails if a path frees less than it allocates (kmemleak), on an oops,
+# KASAN report, lockdep splat or warning, or if something still holds a
+# module (a reference a detach did not drop).
+ktap_end_checks
 rm -f "$keyfile"
 echo -n "" >/sys/module/firmware_class/parameters/path
 ip netns del $ns

@@ -66,7 +66,6 @@ cp "$NITROCTL" "$w/nitroctl" && NITROCTL=$w/nitroctl
 N=$NITROCTL
 ROUNDS=${NITRO_RACE_ROUNDS:-3}
 SECS=${NITRO_RACE_SECONDS:-0}
-D=/sys/kernel/debug
 fw=/tmp/nitro-fw
 keyfile=$fw/nitro-rs/ebs-card.key
 VPC=61
@@ -264,10 +263,7 @@ rmmod nitro_nvme && load nitro_nvme
 "$N" key wrap --card-key "$keyfile" -o "$w/wrapped"
 head -c 32 /dev/urandom >"$w/k1"
 head -c 32 /dev/urandom >"$w/k2"
-kmemleak=
-if echo stack=on >$D/kmemleak 2>/dev/null; then
-	echo scan >$D/kmemleak && echo clear >$D/kmemleak && kmemleak=1
-fi
+kmemleak_start
 # Two Nitro hosts (192.0.2.1 in rcA, 192.0.2.2 in rcB) over a veth, an ENI
 # on each in a guest namespace (a1 10.3.0.1 in rcA1, b1 10.3.0.2 in rcB1),
 # mapped and keyed; the eni worker's host on 192.0.2.3 in rcA.
@@ -457,28 +453,10 @@ snap
 # object the controller still lists or a card still counts.
 ok '[ "$vols" = "[]" ] && [ "$enis" = "[]" ] && [ -z "$hosts" ] && [ -z "$disks" ] && [ -z "$links" ] && [ "$socks" = 0 ] && consistent' \
 	"everything deleted: no volume, ENI, host, disk, netdev or socket left, the cards count nothing${why:+: $why}"
-if [ -n "$kmemleak" ]; then
-	echo scan >$D/kmemleak
-	sleep 5
-	echo scan >$D/kmemleak
-	leaks=$(awk '/^unreferenced object/ { if (r != "" && r ~ /comm "nitroctl"|nitro_/) printf "%s", r; r = "" } { r = r $0 "\n" } END { if (r ~ /comm "nitroctl"|nitro_/) printf "%s", r }' $D/kmemleak)
-	# Fails if a path of the races frees less than it allocates.
-	ok '[ -z "$leaks" ]' "kmemleak: nothing leaked by nitroctl's calls or the nitro modules"
-	[ -n "$leaks" ] && head -60 <<<"$leaks" | sed 's/^/# /'
-else
-	ktap_n=$((ktap_n + 1))
-	echo "ok $ktap_n kmemleak: nothing leaked # SKIP kmemleak is off (boot with NITRO_KMEMLEAK=1)"
-fi
-bad=$(new_log | grep -E "$KLOG_BAD")
-# Fails on an oops, KASAN report (a use after free of a card's object),
-# lockdep splat or warning during the races.
-ok '[ -z "$bad" ]' "the kernel log since the start: no oops, KASAN, lockdep report or warning"
-[ -n "$bad" ] && new_log | grep -E -B 5 -A 30 "$KLOG_BAD" | head -80 | sed 's/^/# /'
-out=$(unload_all 2>&1); rc=$?
-# Fails if something the races did still holds a module (a reference a
-# detach did not drop).
-ok '[ $rc = 0 ]' "the modules unload (nothing left holds them)${out:+: $out}"
-ok 'load_all && open_gate && nctl status >/dev/null' "and load again, the gate opened"
+# Fails if a path frees less than it allocates (kmemleak), on an oops,
+# KASAN report, lockdep splat or warning, or if something still holds a
+# module (a reference a detach did not drop).
+ktap_end_checks
 step end
 echo "# memory before: $mem_before"
 echo "# memory after:  $(mem)"
